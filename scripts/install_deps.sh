@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs jacnet's build, test and demo dependencies from Debian 12 packages. Idempotent: packages
+# already present are skipped. Runs apt directly as root, through sudo otherwise.
+# JACNET_WITH_TORCH=1 also installs PyTorch (parity tests, bench/compare_pytorch.py).
+set -euo pipefail
+pkgs=(g++ cmake make libeigen3-dev libxsimd-dev catch2 libbenchmark-dev nlohmann-json3-dev
+      zlib1g-dev libstb-dev dataset-fashion-mnist python3)
+if [[ "${JACNET_WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-torch libopenblas0-pthread); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install_deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install_deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
