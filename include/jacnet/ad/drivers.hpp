@@ -1,0 +1,384 @@
+#pragma once
+// jacnet/ad/drivers.hpp — derivatives of a function written once over its scalar type.
+//
+// f is a callable template over the scalar S, taking an Eigen column vector of S (x ∈ Rⁿ) and
+// returning an Eigen vector of S (y ∈ Rᵐ) or a scalar S (m = 1):
+//     auto f = [](const auto& x) { using S = typename std::decay_t<decltype(x)>::Scalar; ... };
+// The drivers call it with S = T (plain), Dual<T, K> (forward), Var<T> (reverse) or
+// Dual<Var<T>, K> (second order), T = float or double the scalar of the input x.
+//
+//   jvp(f, x, u)      y and J·u                 one forward pass with Dual<T, 1>
+//   vjp(f, x, v)      y and Jᵀ·v                one recording + one reverse sweep
+//   jacfwd<K>(f, x)   J (m × n)                 ⌈n/K⌉ forward passes with Dual<T, K>
+//   jacrev(f, x, o)   J                         one recording + ⌈m/o.rev_chunk⌉ vector sweeps
+//   jacobian(f, x)    J                         one plain evaluation to learn m, then jacfwd if
+//                                               n ≤ m (inputs ≤ outputs) else jacrev
+//   gradient(f, x)    f, ∇f                     one recording + one sweep (reverse mode)
+//   hessian<K>(f, x)  f, ∇f, ∇²f                ⌈n/K⌉ recordings with Dual<Var<T>, K> + n sweeps:
+//                                               the tangents ∇f·e_k are taped, and the reverse
+//                                               sweep from tangent k gives ∇(∇f·e_k) = H e_k
+//   hvp(f, x, u)      f, ∇f, H·u                one Dual<Var<T>, 1> recording + two sweeps
+// Memory: jacfwd holds n Dual<T, K> inputs (the chunk width K bounds it); the reverse drivers
+// hold one recording (statements of f) plus rev_chunk adjoint lanes per statement. The reverse
+// drivers record on this thread's tape and rewind it to where they found it (memory is reused
+// across calls). Errors: empty x → ValueError; u/v of the wrong size, a non-scalar f passed to
+// gradient/hessian/hvp, outputs whose size changes between passes → ShapeError, naming sizes.
+#include <Eigen/Core>
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "jacnet/ad/dual.hpp"
+#include "jacnet/ad/tape.hpp"
+#include "jacnet/ad/var.hpp"
+#include "jacnet/core/error.hpp"
+#include "jacnet/core/tensor.hpp"
+
+namespace jacnet {
+
+/// Options of jacrev / jacobian.
+struct JacobianOptions {
+  /// Reverse mode: output seeds carried per reverse sweep. The sweep keeps rev_chunk adjoints
+  /// per recorded statement, so memory is rev_chunk × (statements of f) scalars; 1 = one scalar
+  /// sweep per output row.
+  int rev_chunk = 8;
+  enum class Mode { Auto, Forward, Reverse };
+  /// jacobian(): Auto = forward when n ≤ m (inputs ≤ outputs), reverse otherwise.
+  Mode mode = Mode::Auto;
+};
+
+template <class T>
+struct JvpResult {
+  Vector<T> value;    ///< f(x) (size 1 for a scalar f)
+  Vector<T> tangent;  ///< J·u
+};
+template <class T>
+struct VjpResult {
+  Vector<T> value;      ///< f(x)
+  Vector<T> cotangent;  ///< Jᵀ·v
+};
+template <class T>
+struct GradientResult {
+  T value;             ///< f(x)
+  Vector<T> gradient;  ///< ∇f(x)
+};
+template <class T>
+struct HessianResult {
+  T value;             ///< f(x)
+  Vector<T> gradient;  ///< ∇f(x)
+  Matrix<T> hessian;   ///< ∇²f(x), n × n (column k from sweep k; symmetric up to rounding)
+};
+template <class T>
+struct HvpResult {
+  T value;             ///< f(x)
+  Vector<T> gradient;  ///< ∇f(x)
+  Vector<T> hvp;       ///< ∇²f(x)·u
+};
+
+namespace detail {
+
+template <class R>
+inline constexpr bool is_eigen_v =
+    std::is_base_of_v<Eigen::EigenBase<std::remove_cvref_t<R>>, std::remove_cvref_t<R>>;
+
+/// f(x) as a vector of S (a scalar result becomes a 1-vector).
+template <class S, class F>
+Vector<S> eval_vector(F& f, const Vector<S>& x) {
+  using R = decltype(f(x));
+  if constexpr (is_eigen_v<R>) {
+    Vector<S> y = f(x);
+    return y;
+  } else {
+    Vector<S> y(1);
+    y(0) = S(f(x));
+    return y;
+  }
+}
+
+/// f(x) as a scalar S; a vector result must have size 1.
+template <class S, class F>
+S eval_scalar(F& f, const Vector<S>& x, const char* where) {
+  using R = decltype(f(x));
+  if constexpr (is_eigen_v<R>) {
+    Vector<S> y = f(x);
+    JACNET_CHECK(y.size() == 1, ShapeError, where, "f must return a scalar (or a vector of size 1)",
+                 "; f(x) has size ", y.size());
+    return y(0);
+  } else {
+    return S(f(x));
+  }
+}
+
+template <class Derived>
+void check_input(const Eigen::MatrixBase<Derived>& x, const char* where) {
+  static_assert(std::is_floating_point_v<typename Derived::Scalar>,
+                "jacnet drivers: x must hold float or double");
+  JACNET_CHECK(x.cols() == 1, ShapeError, where, "x must be a column vector; it is ", x.rows(),
+               " x ", x.cols());
+  JACNET_CHECK(x.size() > 0, ValueError, where, "input x is empty (size 0)");
+}
+
+template <class Derived>
+Vector<typename Derived::Scalar> to_vector(const Eigen::MatrixBase<Derived>& x) {
+  return Vector<typename Derived::Scalar>(x);
+}
+
+/// Fresh independent Vars x_i on this thread's tape.
+template <class T, class Derived>
+Vector<Var<T>> make_vars(const Eigen::MatrixBase<Derived>& x) {
+  Vector<Var<T>> xv(x.size());
+  for (Index i = 0; i < x.size(); ++i) xv(i) = Var<T>(static_cast<T>(x(i)));
+  return xv;
+}
+
+}  // namespace detail
+
+// ------------------------------------------------------------------------------------------------
+// Forward mode
+// ------------------------------------------------------------------------------------------------
+
+/// f(x) and the Jacobian-vector product J·u, by one forward pass with Dual<T, 1>.
+template <class F, class DX, class DU>
+auto jvp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DU>& u) {
+  using T = typename DX::Scalar;
+  using D = Dual<T, 1>;
+  detail::check_input(x, "jvp");
+  JACNET_CHECK(u.size() == x.size() && u.cols() == 1, ShapeError, "jvp", "direction u has size ",
+               u.rows(), " x ", u.cols(), ", input x has size ", x.size());
+  Vector<D> xd(x.size());
+  for (Index i = 0; i < x.size(); ++i) {
+    xd(i) = D(x(i));
+    xd(i).set_d(0, static_cast<T>(u(i)));
+  }
+  const Vector<D> y = detail::eval_vector(f, xd);
+  JvpResult<T> r{Vector<T>(y.size()), Vector<T>(y.size())};
+  for (Index k = 0; k < y.size(); ++k) {
+    r.value(k) = y(k).val;
+    r.tangent(k) = y(k).d(0);
+  }
+  return r;
+}
+
+/// The m × n Jacobian by forward mode: directions processed Chunk at a time as Dual<T, Chunk>
+/// (⌈n/Chunk⌉ evaluations of f; memory n Dual<T, Chunk> inputs and m outputs).
+template <int Chunk = 8, class F, class DX>
+Matrix<typename DX::Scalar> jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
+  static_assert(Chunk >= 1, "jacfwd: Chunk must be >= 1");
+  using T = typename DX::Scalar;
+  using D = Dual<T, Chunk>;
+  detail::check_input(x, "jacfwd");
+  const Index n = x.size();
+  Vector<D> xd(n);
+  for (Index i = 0; i < n; ++i) xd(i) = D(x(i));
+  Matrix<T> J;
+  using R = decltype(f(xd));
+  for (Index c0 = 0; c0 < n; c0 += Chunk) {
+    const int width = static_cast<int>(std::min<Index>(Chunk, n - c0));
+    for (int k = 0; k < width; ++k) xd(c0 + k).set_d(k, T(1));
+    if constexpr (detail::is_eigen_v<R>) {
+      const Vector<D> y = f(xd);
+      if (c0 == 0) {
+        J.resize(y.size(), n);
+      } else {
+        JACNET_CHECK(y.size() == J.rows(), ShapeError, "jacfwd", "f(x) has size ", y.size(),
+                     " in pass ", c0 / Chunk, " but ", J.rows(), " in pass 0");
+      }
+      for (Index r = 0; r < y.size(); ++r)
+        for (int k = 0; k < width; ++k) J(r, c0 + k) = y(r).d(k);
+    } else {  // scalar f: one row, no output vector
+      const D y = f(xd);
+      if (c0 == 0) J.resize(1, n);
+      for (int k = 0; k < width; ++k) J(0, c0 + k) = y.d(k);
+    }
+    for (int k = 0; k < width; ++k) xd(c0 + k).set_d(k, T(0));
+  }
+  return J;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reverse mode
+// ------------------------------------------------------------------------------------------------
+
+/// f(x) and the vector-Jacobian product Jᵀ·v, by one recording and one reverse sweep.
+template <class F, class DX, class DV>
+auto vjp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DV>& v) {
+  using T = typename DX::Scalar;
+  detail::check_input(x, "vjp");
+  TapeScope<T> scope;
+  Tape<T>& tape = scope.tape();
+  const Vector<Var<T>> xv = detail::make_vars<T>(x);
+  const Vector<Var<T>> y = detail::eval_vector(f, xv);
+  JACNET_CHECK(v.size() == y.size() && v.cols() == 1, ShapeError, "vjp", "cotangent v has size ",
+               v.rows(), " x ", v.cols(), ", f(x) has size ", y.size());
+  tape.clear_adjoints(scope.mark());
+  for (Index k = 0; k < y.size(); ++k) tape.add_adjoint(y(k).index(), static_cast<T>(v(k)));
+  tape.reverse(scope.mark());
+  VjpResult<T> r{Vector<T>(y.size()), Vector<T>(x.size())};
+  for (Index k = 0; k < y.size(); ++k) r.value(k) = y(k).value();
+  for (Index i = 0; i < x.size(); ++i) r.cotangent(i) = tape.adjoint(xv(i).index());
+  return r;
+}
+
+/// The m × n Jacobian by reverse mode: f is recorded once, then ⌈m/rev_chunk⌉ vector sweeps each
+/// carry rev_chunk output seeds (rev_chunk adjoints per statement).
+template <class F, class DX>
+Matrix<typename DX::Scalar> jacrev(F&& f, const Eigen::MatrixBase<DX>& x,
+                                   const JacobianOptions& opts = {}) {
+  using T = typename DX::Scalar;
+  detail::check_input(x, "jacrev");
+  JACNET_CHECK(opts.rev_chunk >= 1, ValueError, "jacrev", "rev_chunk must be >= 1, got ",
+               opts.rev_chunk);
+  TapeScope<T> scope;
+  Tape<T>& tape = scope.tape();
+  const auto base = scope.mark();
+  const Index n = x.size();
+  const Vector<Var<T>> xv = detail::make_vars<T>(x);
+  const Vector<Var<T>> y = detail::eval_vector(f, xv);
+  const Index m = y.size();
+  Matrix<T> J(m, n);
+  for (Index k = 0; k < m; ++k) tape.check(y(k).tag(), y(k).index(), "jacrev");
+  if (opts.rev_chunk == 1) {
+    for (Index r = 0; r < m; ++r) {
+      tape.clear_adjoints(base);
+      tape.add_adjoint(y(r).index(), T(1));
+      tape.reverse(base);
+      for (Index i = 0; i < n; ++i) J(r, i) = tape.adjoint(xv(i).index());
+    }
+    return J;
+  }
+  const std::size_t lanes = static_cast<std::size_t>(std::min<Index>(opts.rev_chunk, m));
+  const std::size_t len = tape.size() - base.statements;
+  std::vector<T> adj(len * lanes);
+  for (Index r0 = 0; r0 < m; r0 += static_cast<Index>(lanes)) {
+    const Index width = std::min<Index>(static_cast<Index>(lanes), m - r0);
+    std::fill(adj.begin(), adj.end(), T(0));
+    for (Index l = 0; l < width; ++l) {
+      const TapeIndex s = y(r0 + l).index();
+      if (s >= base.statements) adj[std::size_t(s - base.statements) * lanes + l] += T(1);
+    }
+    tape.reverse_lanes(adj.data(), lanes, base);
+    for (Index i = 0; i < n; ++i) {
+      const T* ai = adj.data() + std::size_t(xv(i).index() - base.statements) * lanes;
+      for (Index l = 0; l < width; ++l) J(r0 + l, i) = ai[l];
+    }
+  }
+  return J;
+}
+
+/// The Jacobian, forward mode when n ≤ m (inputs ≤ outputs: ⌈n/Chunk⌉ passes) else reverse
+/// (one recording, ⌈m/rev_chunk⌉ sweeps). Mode::Auto first evaluates f once in plain T to learn m.
+template <int Chunk = 8, class F, class DX>
+Matrix<typename DX::Scalar> jacobian(F&& f, const Eigen::MatrixBase<DX>& x,
+                                     const JacobianOptions& opts = {}) {
+  using T = typename DX::Scalar;
+  detail::check_input(x, "jacobian");
+  bool forward = opts.mode == JacobianOptions::Mode::Forward;
+  if (opts.mode == JacobianOptions::Mode::Auto) {
+    const Vector<T> xp = detail::to_vector(x);
+    const Index m = detail::eval_vector(f, xp).size();
+    forward = x.size() <= m;
+  }
+  if (forward) return jacfwd<Chunk>(f, x);
+  return jacrev(f, x, opts);
+}
+
+/// f(x) and ∇f(x) for a scalar f, by one recording and one reverse sweep.
+template <class F, class DX>
+GradientResult<typename DX::Scalar> gradient(F&& f, const Eigen::MatrixBase<DX>& x) {
+  using T = typename DX::Scalar;
+  detail::check_input(x, "gradient");
+  TapeScope<T> scope;
+  Tape<T>& tape = scope.tape();
+  const Vector<Var<T>> xv = detail::make_vars<T>(x);
+  const Var<T> y = detail::eval_scalar(f, xv, "gradient");
+  tape.check(y.tag(), y.index(), "gradient");
+  tape.clear_adjoints(scope.mark());
+  tape.add_adjoint(y.index(), T(1));
+  tape.reverse(scope.mark());
+  GradientResult<T> r{y.value(), Vector<T>(x.size())};
+  for (Index i = 0; i < x.size(); ++i) r.gradient(i) = tape.adjoint(xv(i).index());
+  return r;
+}
+
+/// f(x), ∇f(x) and ∇²f(x) for a scalar f: ⌈n/Chunk⌉ recordings of f over Dual<Var<T>, Chunk>
+/// (tangents ∂f/∂x_k taped), and for each direction k one reverse sweep from tangent k, which
+/// yields column k of the Hessian. The tape is rewound after each chunk.
+template <int Chunk = 8, class F, class DX>
+HessianResult<typename DX::Scalar> hessian(F&& f, const Eigen::MatrixBase<DX>& x) {
+  static_assert(Chunk >= 1, "hessian: Chunk must be >= 1");
+  using T = typename DX::Scalar;
+  using V = Var<T>;
+  using D = Dual<V, Chunk>;
+  detail::check_input(x, "hessian");
+  const Index n = x.size();
+  TapeScope<T> scope;
+  Tape<T>& tape = scope.tape();
+  const Vector<V> xv = detail::make_vars<T>(x);
+  const auto after_inputs = tape.mark();
+  HessianResult<T> r{T(0), Vector<T>(n), Matrix<T>(n, n)};
+  std::array<V, Chunk> seed;
+  Vector<D> xd(n);
+  for (Index c0 = 0; c0 < n; c0 += Chunk) {
+    const int width = static_cast<int>(std::min<Index>(Chunk, n - c0));
+    for (Index i = 0; i < n; ++i) {
+      seed.fill(V::constant(T(0)));
+      if (i >= c0 && i < c0 + width) seed[std::size_t(i - c0)] = V::constant(T(1));
+      xd(i).val = xv(i);
+      xd(i).set_tangents(seed);
+    }
+    const D y = detail::eval_scalar(f, xd, "hessian");
+    r.value = y.val.value();
+    for (int k = 0; k < width; ++k) {
+      const V dk = y.d(k);
+      r.gradient(c0 + k) = dk.value();
+      tape.check(dk.tag(), dk.index(), "hessian");
+      tape.clear_adjoints(scope.mark());
+      tape.add_adjoint(dk.index(), T(1));
+      tape.reverse(scope.mark());
+      for (Index i = 0; i < n; ++i) r.hessian(i, c0 + k) = tape.adjoint(xv(i).index());
+    }
+    tape.rewind(after_inputs);
+  }
+  return r;
+}
+
+/// f(x), ∇f(x) and the Hessian-vector product ∇²f(x)·u: one recording over Dual<Var<T>, 1>
+/// with tangent u, then a sweep from the tangent (H·u) and one from the value (∇f).
+template <class F, class DX, class DU>
+HvpResult<typename DX::Scalar> hvp(F&& f, const Eigen::MatrixBase<DX>& x,
+                                   const Eigen::MatrixBase<DU>& u) {
+  using T = typename DX::Scalar;
+  using V = Var<T>;
+  using D = Dual<V, 1>;
+  detail::check_input(x, "hvp");
+  JACNET_CHECK(u.size() == x.size() && u.cols() == 1, ShapeError, "hvp", "direction u has size ",
+               u.rows(), " x ", u.cols(), ", input x has size ", x.size());
+  const Index n = x.size();
+  TapeScope<T> scope;
+  Tape<T>& tape = scope.tape();
+  const Vector<V> xv = detail::make_vars<T>(x);
+  Vector<D> xd(n);
+  for (Index i = 0; i < n; ++i) {
+    xd(i).val = xv(i);
+    xd(i).set_tangents({V::constant(static_cast<T>(u(i)))});
+  }
+  const D y = detail::eval_scalar(f, xd, "hvp");
+  const V dy = y.d(0);
+  HvpResult<T> r{y.val.value(), Vector<T>(n), Vector<T>(n)};
+  tape.check(dy.tag(), dy.index(), "hvp");
+  tape.check(y.val.tag(), y.val.index(), "hvp");
+  tape.clear_adjoints(scope.mark());
+  tape.add_adjoint(dy.index(), T(1));
+  tape.reverse(scope.mark());
+  for (Index i = 0; i < n; ++i) r.hvp(i) = tape.adjoint(xv(i).index());
+  tape.clear_adjoints(scope.mark());
+  tape.add_adjoint(y.val.index(), T(1));
+  tape.reverse(scope.mark());
+  for (Index i = 0; i < n; ++i) r.gradient(i) = tape.adjoint(xv(i).index());
+  return r;
+}
+
+}  // namespace jacnet

@@ -1,0 +1,393 @@
+#pragma once
+// jacnet/nn/activation.hpp — elementwise activations y = σ(x): one template `Activation<T, Op>`
+// over a functor Op giving σ, σ' and σ''.
+//
+// Rules (A_b = diag σ'(X_b), so jvp and vjp coincide; the per-sample derivative row is computed
+// once and broadcast over the sample's K direction rows, in xsimd loops):
+//   forward       Y = σ(X)
+//   jvp / vjp     Out_{bk} = σ'(X_b) ⊙ In_{bk}
+//   param_grad    nothing (no parameters)
+//   second_order  Q = Σ_{bk} <Dout_{bk}, σ'(X_b) ⊙ Ein_{bk}>:
+//                 X̄_b += σ''(X_b) ⊙ Σ_k Dout_{bk} ⊙ Ein_{bk}   (zero for ReLU and LeakyReLU)
+//
+// Functors (σ' and σ'' may use x and y = σ(x)):
+//   Tanh       σ' = 1 − y²,              σ'' = −2y(1 − y²)
+//   Sigmoid    σ' = y(1 − y),            σ'' = y(1 − y)(1 − 2y)
+//   Softplus   σ = max(x,0) + log1p(e^{−|x|}),  σ' = sigmoid(x),  σ'' = s(1 − s)
+//   ReLU       σ' = [x > 0],             σ'' = 0
+//   LeakyReLU  σ' = x > 0 ? 1 : slope,   σ'' = 0                  (slope 0.01 by default)
+//   ELU        σ = x > 0 ? x : α(eˣ − 1), σ' = x > 0 ? 1 : y + α,  σ'' = x > 0 ? 0 : y + α
+//   GELU       σ = xΦ(x) (exact erf form), σ' = Φ + xφ,         σ'' = φ(2 − x²)
+// Kinks follow PyTorch (and jacnet/ad/elementary.hpp): relu'(0) = 0, leaky'(0) = slope,
+// elu'(0) = α. Every functor works on xsimd batches (float/double fast path) and on any scalar
+// with the functions of jacnet/ad/elementary.hpp (AD scalars such as Dual, for verification).
+#include <cmath>
+#include <numbers>
+#include <random>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "jacnet/ad/elementary.hpp"
+#include "jacnet/core/error.hpp"
+#include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/layer.hpp"
+
+namespace jacnet::nn {
+
+namespace detail {
+template <class V>
+struct is_batch : std::false_type {};
+template <class T, class A>
+struct is_batch<xsimd::batch<T, A>> : std::true_type {};
+template <class V>
+inline constexpr bool is_batch_v = is_batch<std::remove_cvref_t<V>>::value;
+
+/// The plain real type of a batch or (AD) scalar.
+template <class V>
+struct elem {
+  using type = real_t<V>;
+};
+template <class T, class A>
+struct elem<xsimd::batch<T, A>> {
+  using type = T;
+};
+template <class V>
+using elem_t = typename elem<std::remove_cvref_t<V>>::type;
+
+inline std::string fmt_num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+}  // namespace detail
+
+// ---- functors ---------------------------------------------------------------------------------
+
+struct TanhOp {
+  static constexpr bool relu_family = false;
+  static constexpr bool has_d2 = true;
+  std::string name() const { return "Tanh"; }
+  template <class V>
+  V f(const V& x) const {
+    using std::tanh;
+    return V(tanh(x));
+  }
+  template <class V>
+  V df(const V& x, const V& y) const {
+    if constexpr (detail::is_batch_v<V>)
+      return V(1) - y * y;
+    else
+      return deriv::tanh_d1(x, y);
+  }
+  template <class V>
+  V d2f(const V& x, const V& y) const {
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>)
+      return V(R(-2)) * y * (V(1) - y * y);
+    else
+      return deriv::tanh_d2(x, y);
+  }
+};
+
+struct SigmoidOp {
+  static constexpr bool relu_family = false;
+  static constexpr bool has_d2 = true;
+  std::string name() const { return "Sigmoid"; }
+  template <class V>
+  V f(const V& x) const {
+    if constexpr (detail::is_batch_v<V>) {
+      const V e = xsimd::exp(-xsimd::abs(x));
+      const V r = V(1) / (V(1) + e);
+      return xsimd::select(x >= V(0), r, e * r);
+    } else {
+      return V(sigmoid(x));
+    }
+  }
+  template <class V>
+  V df(const V& x, const V& y) const {
+    using R = detail::elem_t<V>;
+    return V(y * (R(1) - y));
+  }
+  template <class V>
+  V d2f(const V& x, const V& y) const {
+    using R = detail::elem_t<V>;
+    return V(y * (R(1) - y) * (R(1) - R(2) * y));
+  }
+};
+
+struct SoftplusOp {
+  static constexpr bool relu_family = false;
+  static constexpr bool has_d2 = true;
+  std::string name() const { return "Softplus"; }
+  template <class V>
+  static V sig(const V& x) {
+    const V e = xsimd::exp(-xsimd::abs(x));
+    const V r = V(1) / (V(1) + e);
+    return xsimd::select(x >= V(0), r, e * r);
+  }
+  template <class V>
+  V f(const V& x) const {
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::max(x, V(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
+    else
+      return V(softplus(x));
+  }
+  template <class V>
+  V df(const V& x, const V& /*y*/) const {
+    if constexpr (detail::is_batch_v<V>)
+      return sig(x);
+    else
+      return deriv::softplus_d1(x);
+  }
+  template <class V>
+  V d2f(const V& x, const V& /*y*/) const {
+    if constexpr (detail::is_batch_v<V>) {
+      const V s = sig(x);
+      return s * (V(1) - s);
+    } else {
+      return deriv::softplus_d2(x);
+    }
+  }
+};
+
+struct ReLUOp {
+  static constexpr bool relu_family = true;
+  static constexpr bool has_d2 = false;
+  std::string name() const { return "ReLU"; }
+  template <class V>
+  V f(const V& x) const {
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), x, V(0));
+    else
+      return V(relu(x));
+  }
+  template <class V>
+  V df(const V& x, const V& /*y*/) const {
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), V(1), V(0));
+    else
+      return V(deriv::relu_d1(x));
+  }
+  template <class V>
+  V d2f(const V& /*x*/, const V& /*y*/) const {
+    return V(detail::elem_t<V>(0));
+  }
+};
+
+struct LeakyReLUOp {
+  static constexpr bool relu_family = true;
+  static constexpr bool has_d2 = false;
+  double slope = 0.01;
+  LeakyReLUOp() = default;
+  LeakyReLUOp(double s) : slope(s) {}  // NOLINT: LeakyReLU<T>(0.1)
+  std::string name() const { return "LeakyReLU(" + detail::fmt_num(slope) + ")"; }
+  template <class V>
+  V f(const V& x) const {
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), x, V(R(slope)) * x);
+    else
+      return V(leaky_relu(x, R(slope)));
+  }
+  template <class V>
+  V df(const V& x, const V& /*y*/) const {
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), V(1), V(R(slope)));
+    else
+      return V(deriv::leaky_relu_d1(x, R(slope)));
+  }
+  template <class V>
+  V d2f(const V& /*x*/, const V& /*y*/) const {
+    return V(detail::elem_t<V>(0));
+  }
+};
+
+struct ELUOp {
+  static constexpr bool relu_family = true;
+  static constexpr bool has_d2 = true;
+  double alpha = 1.0;
+  ELUOp() = default;
+  ELUOp(double a) : alpha(a) {}  // NOLINT: ELU<T>(0.5)
+  std::string name() const { return "ELU(" + detail::fmt_num(alpha) + ")"; }
+  template <class V>
+  V f(const V& x) const {
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), x, V(R(alpha)) * xsimd::expm1(x));
+    else
+      return V(elu(x, R(alpha)));
+  }
+  template <class V>
+  V df(const V& x, const V& y) const {
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), V(1), y + V(R(alpha)));
+    else
+      return V(deriv::elu_d1(x, y, R(alpha)));
+  }
+  template <class V>
+  V d2f(const V& x, const V& y) const {
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>)
+      return xsimd::select(x > V(0), V(0), y + V(R(alpha)));
+    else
+      return V(deriv::elu_d2(x, R(alpha)));
+  }
+};
+
+struct GELUOp {
+  static constexpr bool relu_family = true;
+  static constexpr bool has_d2 = true;
+  std::string name() const { return "GELU"; }
+  template <class V>
+  static V cdf(const V& x) {  // Φ(x) = ½ erfc(−x/√2)
+    using R = detail::elem_t<V>;
+    return V(R(0.5)) * xsimd::erfc(x * V(R(-std::numbers::sqrt2 / 2)));
+  }
+  template <class V>
+  static V pdf(const V& x) {  // φ(x) = e^{−x²/2} / √(2π)
+    using R = detail::elem_t<V>;
+    return V(R(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2)) *
+           xsimd::exp(V(R(-0.5)) * x * x);
+  }
+  template <class V>
+  V f(const V& x) const {
+    if constexpr (detail::is_batch_v<V>)
+      return x * cdf(x);
+    else
+      return V(gelu(x));
+  }
+  template <class V>
+  V df(const V& x, const V& /*y*/) const {
+    if constexpr (detail::is_batch_v<V>)
+      return cdf(x) + x * pdf(x);
+    else
+      return deriv::gelu_d1(x);
+  }
+  template <class V>
+  V d2f(const V& x, const V& /*y*/) const {
+    if constexpr (detail::is_batch_v<V>)
+      return pdf(x) * (V(2) - x * x);
+    else
+      return deriv::gelu_d2(x);
+  }
+};
+
+// ---- the layer --------------------------------------------------------------------------------
+
+template <class T, class Op>
+class Activation {
+ public:
+  using Scalar = T;
+  using Functor = Op;
+  static constexpr bool is_activation = true;
+  static constexpr bool relu_family = Op::relu_family;
+
+  Activation() = default;
+  Activation(Op op) : op_(std::move(op)) {}  // NOLINT: LeakyReLU<T>(0.1) converts via Op
+
+  const Op& functor() const { return op_; }
+  std::string name() const { return op_.name(); }
+  Shape output_shape(const Shape& in) const { return in; }
+  Index num_params() const { return 0; }
+  std::vector<ParamInfo> param_info() const { return {}; }
+  void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
+
+  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const {
+    const Index B = X.rows(), n = X.cols();
+    Y.resize(B, n);
+    parallel_for(B, double(B) * double(n) * 8, [&](Index b) {
+      simd_map<T, 1>(n, Y.row(b).data(), {X.row(b).data()},
+                     [this](const auto& x) { return op_.f(x); });
+    });
+  }
+
+  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& Uin,
+           Matrix<T>& Uout) const {
+    broadcast_derivative(X, Y, Uin, Uout, "nn::Activation::jvp");
+  }
+
+  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& Vout,
+           Matrix<T>& Vin) const {
+    broadcast_derivative(X, Y, Vout, Vin, "nn::Activation::vjp");
+  }
+
+  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+                  T* /*g*/) const {
+    check_cols(Vout, X.cols(), "nn::Activation::param_grad", name(), "cotangents");
+  }
+
+  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& Ein,
+                    const Matrix<T>& Dout, T* /*g*/, Matrix<T>& Xbar) const {
+    const char* where = "nn::Activation::second_order";
+    const Index B = X.rows(), n = X.cols();
+    check_cols(Ein, n, where, name(), "Ein");
+    check_cols(Dout, n, where, name(), "Dout");
+    JACNET_CHECK(Ein.rows() == Dout.rows(), ShapeError, where, name(), ": Ein has ", Ein.rows(),
+                 " rows, Dout ", Dout.rows());
+    const Index K = directions(Ein.rows(), B, where, name());
+    prepare_accumulator(Xbar, B, n, where, name());
+    if constexpr (!Op::has_d2) return;
+    if (K == 0) return;
+    parallel_for(B, double(B) * double(K + 8) * double(n), [&](Index b) {
+      alignas(64) T acc[kChunk];
+      alignas(64) T d2[kChunk];
+      for (Index j0 = 0; j0 < n; j0 += kChunk) {
+        const Index len = std::min(kChunk, n - j0);
+        simd_mul(len, acc, Dout.row(b * K).data() + j0, Ein.row(b * K).data() + j0);
+        for (Index k = 1; k < K; ++k)
+          simd_fma(len, acc, Dout.row(b * K + k).data() + j0, Ein.row(b * K + k).data() + j0);
+        simd_map<T, 2>(len, d2, {X.row(b).data() + j0, Y.row(b).data() + j0},
+                       [this](const auto& x, const auto& y) { return op_.d2f(x, y); });
+        simd_fma(len, Xbar.row(b).data() + j0, d2, acc);
+      }
+    });
+  }
+
+ private:
+  static constexpr Index kChunk = simd_scalar_v<T> ? 256 : 32;
+
+  // Out_{bk} = σ'(X_b) ⊙ In_{bk}: σ' computed once per sample and column chunk.
+  void broadcast_derivative(const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& In,
+                            Matrix<T>& Out, const char* where) const {
+    const Index B = X.rows(), n = X.cols();
+    check_cols(In, n, where, name(), "directions");
+    JACNET_CHECK(Y.rows() == B && Y.cols() == n, ShapeError, where, name(), ": output Y is ",
+                 Y.rows(), "x", Y.cols(), ", input X ", B, "x", n);
+    const Index K = directions(In.rows(), B, where, name());
+    Out.resize(In.rows(), n);
+    if (K == 0) return;
+    parallel_for(B, double(B) * double(K + 8) * double(n), [&](Index b) {
+      alignas(64) T d[kChunk];
+      for (Index j0 = 0; j0 < n; j0 += kChunk) {
+        const Index len = std::min(kChunk, n - j0);
+        simd_map<T, 2>(len, d, {X.row(b).data() + j0, Y.row(b).data() + j0},
+                       [this](const auto& x, const auto& y) { return op_.df(x, y); });
+        for (Index k = 0; k < K; ++k)
+          simd_mul(len, Out.row(b * K + k).data() + j0, d, In.row(b * K + k).data() + j0);
+      }
+    });
+  }
+
+  Op op_{};
+};
+
+template <class T>
+using Tanh = Activation<T, TanhOp>;
+template <class T>
+using Sigmoid = Activation<T, SigmoidOp>;
+template <class T>
+using Softplus = Activation<T, SoftplusOp>;
+template <class T>
+using ReLU = Activation<T, ReLUOp>;
+template <class T>
+using LeakyReLU = Activation<T, LeakyReLUOp>;
+template <class T>
+using ELU = Activation<T, ELUOp>;
+template <class T>
+using GELU = Activation<T, GELUOp>;
+
+}  // namespace jacnet::nn

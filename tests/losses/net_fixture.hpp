@@ -1,0 +1,166 @@
+#pragma once
+// Test helper: small double nets, batches, and checks of a loss's parameter (and input) gradient
+// from value_and_grad against central finite differences of the loss value.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "jacnet/losses/loss.hpp"
+#include "jacnet/nn/activation.hpp"
+#include "jacnet/nn/conv2d.hpp"
+#include "jacnet/nn/dense.hpp"
+#include "jacnet/nn/flatten.hpp"
+#include "jacnet/nn/sequential.hpp"
+
+namespace jacnet::losses::testing {
+
+using TanhMLP = nn::Sequential<nn::Dense<double>, nn::Tanh<double>, nn::Dense<double>,
+                               nn::Tanh<double>, nn::Dense<double>>;
+using ReluMLP = nn::Sequential<nn::Dense<double>, nn::ReLU<double>, nn::Dense<double>,
+                               nn::ReLU<double>, nn::Dense<double>>;
+using SmallCNN = nn::Sequential<nn::Conv2d<double>, nn::Tanh<double>, nn::Conv2d<double>,
+                                nn::Tanh<double>, nn::Flatten<double>, nn::Dense<double>>;
+
+/// D → h1 → h2 → C with tanh, seeded.
+inline TanhMLP tanh_mlp(Index D, Index h1, Index h2, Index C, std::uint64_t seed) {
+  TanhMLP net(Shape{D}, nn::Dense<double>(D, h1), nn::Tanh<double>(), nn::Dense<double>(h1, h2),
+              nn::Tanh<double>(), nn::Dense<double>(h2, C));
+  net.init(seed);
+  std::mt19937_64 g(seed + 1);  // non-zero biases
+  std::normal_distribution<double> N(0.0, 0.2);
+  for (Index i = 0; i < net.num_params(); ++i)
+    if (net.params()(i) == 0.0) net.params()(i) = N(g);
+  return net;
+}
+inline ReluMLP relu_mlp(Index D, Index h1, Index h2, Index C, std::uint64_t seed) {
+  ReluMLP net(Shape{D}, nn::Dense<double>(D, h1), nn::ReLU<double>(), nn::Dense<double>(h1, h2),
+              nn::ReLU<double>(), nn::Dense<double>(h2, C));
+  net.init(seed);
+  std::mt19937_64 g(seed + 1);
+  std::normal_distribution<double> N(0.0, 0.2);
+  for (Index i = 0; i < net.num_params(); ++i)
+    if (net.params()(i) == 0.0) net.params()(i) = N(g);
+  return net;
+}
+/// {Cin,H,W} → conv 3x3 pad 1 (c1) → tanh → conv 3x3 pad 1 (c2) → tanh → flatten → dense C.
+inline SmallCNN small_cnn(Index Cin, Index H, Index W, Index c1, Index c2, Index C,
+                          std::uint64_t seed) {
+  SmallCNN net(Shape{Cin, H, W}, nn::Conv2d<double>(Cin, c1, 3, 1, 1), nn::Tanh<double>(),
+               nn::Conv2d<double>(c1, c2, 3, 1, 1), nn::Tanh<double>(), nn::Flatten<double>(),
+               nn::Dense<double>(c2 * H * W, C));
+  net.init(seed);
+  return net;
+}
+
+inline Matrix<double> random_inputs(Index B, Index D, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<double> N(0.0, 1.0);
+  Matrix<double> X(B, D);
+  for (Index i = 0; i < X.size(); ++i) X.data()[i] = N(g);
+  return X;
+}
+inline std::vector<int> random_labels(Index B, Index C, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::vector<int> l(static_cast<std::size_t>(B));
+  for (auto& x : l) x = static_cast<int>(g() % static_cast<std::uint64_t>(C));
+  return l;
+}
+
+/// Central differences of the loss value w.r.t. every parameter (and every input entry when
+/// `inputs`, with the teacher's quantities held fixed), each evaluation from the same random
+/// state (`seed`), against value_and_grad.
+/// Returns the analytic gradient.
+template <class L, class Net, class Teacher>
+Vector<double> check_gradients(const L& loss, Net& net, Matrix<double>& X,
+                               const std::vector<int>& labels, const Teacher* teacher,
+                               bool inputs = true, double h = 1e-5, double tol = 1e-6,
+                               std::uint64_t seed = 11) {
+  auto batch = [&] {
+    if constexpr (std::is_same_v<Teacher, NoTeacher>)
+      return Batch<double>(X, labels);
+    else
+      return Batch<double, Teacher>(X, labels, *teacher);
+  };
+  Workspace<double> ws(seed);
+  ws.input_gradient = inputs;
+  std::unique_ptr<TeacherData<double>> recorded;
+  const auto& r = loss.value_and_grad(net, batch(), ws);
+  const double v0 = r.value;
+  const Vector<double> grad = r.grad;
+  const Matrix<double> xgrad = r.input_grad;
+  REQUIRE(grad.size() == net.num_params());
+  ws.reseed(seed);
+  CHECK(loss.value(net, batch(), ws) == Approx(v0).epsilon(1e-13));
+  auto fd = [&](double& x) {
+    const double x0 = x;
+    x = x0 + h;
+    ws.reseed(seed);
+    const double vp = loss.value(net, batch(), ws);
+    x = x0 - h;
+    ws.reseed(seed);
+    const double vm = loss.value(net, batch(), ws);
+    x = x0;
+    return (vp - vm) / (2 * h);
+  };
+  const double gscale = std::max(1e-3, grad.cwiseAbs().maxCoeff());
+  int bad = 0;
+  for (Index i = 0; i < net.num_params(); ++i) {
+    const double f = fd(net.params()(i));
+    if (std::abs(f - grad(i)) > tol * gscale) {
+      if (++bad <= 5) {
+        INFO("parameter " << i << ": analytic " << grad(i) << ", central difference " << f);
+        CHECK(std::abs(f - grad(i)) <= tol * gscale);
+      }
+    }
+  }
+  CHECK(bad == 0);
+  if constexpr (L::needs.teacher_net) {
+    // The teacher is evaluated at other (noisy) inputs: it cannot be recorded at X.
+    REQUIRE_FALSE((inputs && !std::is_same_v<Teacher, NoTeacher>));
+  } else if (inputs) {
+    // dL/dX holds the teacher's quantities fixed (they are computed without gradient): check it
+    // with the teacher recorded at X (TeacherData), or directly when there is no teacher.
+    REQUIRE(xgrad.rows() == X.rows());
+    REQUIRE(xgrad.cols() == X.cols());
+    auto xvalue = [&]() -> double {
+      if constexpr (std::is_same_v<Teacher, NoTeacher>) {
+        return loss.value(net, Batch<double>(X, labels), ws);
+      } else {
+        return loss.value(net, Batch<double, TeacherData<double>>(X, labels, *recorded), ws);
+      }
+    };
+    if constexpr (!std::is_same_v<Teacher, NoTeacher>) {
+      std::vector<Index> all;
+      for (Index l = 0; l <= Index(Teacher::num_layers); ++l) all.push_back(l);
+      recorded = std::make_unique<TeacherData<double>>(
+          TeacherData<double>::record(*teacher, X, L::needs.teacher_jacobian, all));
+    }
+    ws.reseed(seed);
+    CHECK(xvalue() == Approx(v0).epsilon(1e-12));
+    const double xscale = std::max(1e-3, xgrad.cwiseAbs().maxCoeff());
+    int xbad = 0;
+    for (Index i = 0; i < X.size(); ++i) {
+      double& x = X.data()[i];
+      const double x0 = x;
+      x = x0 + h;
+      ws.reseed(seed);
+      const double vp = xvalue();
+      x = x0 - h;
+      ws.reseed(seed);
+      const double vm = xvalue();
+      x = x0;
+      const double f = (vp - vm) / (2 * h);
+      if (std::abs(f - xgrad.data()[i]) > tol * xscale && ++xbad <= 5) {
+        INFO("input entry " << i << ": analytic " << xgrad.data()[i] << ", central difference "
+                            << f);
+        CHECK(std::abs(f - xgrad.data()[i]) <= tol * xscale);
+      }
+    }
+    CHECK(xbad == 0);
+  }
+  return grad;
+}
+
+}  // namespace jacnet::losses::testing
