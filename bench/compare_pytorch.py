@@ -29,8 +29,8 @@ every loss against central finite differences of the loss along a random paramet
 
 jacnet's numbers come from Google Benchmark JSON (--benchmark_format=json), either read from files
 given with --jacnet-json or produced by running bench_mlp, bench_lenet and bench_losses found under
---build-dir. JACNET_BENCHMARKS below maps benchmark names to (task, net); a missing benchmark prints
-as "n/a". Exit 0 when torch is not installed (message only).
+--build-dir. JACNET_BENCHMARKS below maps benchmark names to (task, net, teacher mode); a missing
+benchmark prints as "n/a". Exit 0 when torch is not installed (message only).
 
 Example:
   python3 bench/compare_pytorch.py --build-dir build/bench --out results/compare.csv

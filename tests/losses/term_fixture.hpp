@@ -18,7 +18,7 @@ struct Quantities {
   Matrix<double> X, Y, YT, seeds, tseeds, J, JT;
   std::vector<int> labels;
   std::vector<Matrix<double>> act_store, tact_store;
-  std::vector<Activation<double>> acts, tacts;
+  std::vector<ActivationView<double>> acts, tacts;
   std::mt19937_64 rng{7};
 
   template <LossExpression L>

@@ -4,10 +4,10 @@
 
 #include "ad_reference.hpp"
 #include "jacnet/losses/attention_transfer.hpp"
-#include "jacnet/losses/lwf.hpp"
 #include "jacnet/losses/cross_entropy.hpp"
 #include "jacnet/losses/jacobian_match.hpp"
 #include "jacnet/losses/jacobian_norm.hpp"
+#include "jacnet/losses/lwf.hpp"
 #include "jacnet/losses/output_match.hpp"
 #include "net_fixture.hpp"
 #include "term_fixture.hpp"
@@ -220,8 +220,7 @@ TEST_CASE("Composition through CNNs: CE + attention + Jacobian terms (conv secon
   CHECK((r.grad - g).cwiseAbs().maxCoeff() <= 1e-10 * g.cwiseAbs().maxCoeff());
 }
 
-TEST_CASE("Composition through MLPs: LwF + Jacobians of the old head (StudentOffset)",
-          "[losses]") {
+TEST_CASE("Composition through MLPs: LwF + Jacobians of the old head (StudentOffset)", "[losses]") {
   // The paper's transfer experiment: the student's outputs are [2 new | 3 old]; the original net
   // (3 outputs) is the teacher of the old head, for its soft targets and its Jacobian rows.
   auto student = tanh_mlp(4, 5, 5, 2 + 3, 1);

@@ -19,6 +19,16 @@ using namespace jacnet::losses::testing;
 
 namespace {
 
+// These tests are statistical (thousands of tiny forward passes); one OpenMP thread keeps them
+// fast on a loaded machine, where a spinning team waits for descheduled threads. (Thread-count
+// independence of the results is tested in test_loss.cpp.)
+[[maybe_unused]] const int kOneThread = [] {
+#ifdef _OPENMP
+  omp_set_num_threads(1);
+#endif
+  return 1;
+}();
+
 // Shifts the teacher's last bias so that T(x) = S(x) at the single sample x: then the
 // OutputMatch term is 0 and the σ-independent cross term 2(T−S)ᵀΔJ ξ vanishes, so the noisy
 // estimate of the σ² term has variance O(1) instead of O(1/σ²).

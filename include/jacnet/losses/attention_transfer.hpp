@@ -53,8 +53,8 @@ struct AttentionTransfer : Term<AttentionTransfer> {
                      ctx.teacher_acts[teacher_at].values,
                  ShapeError, who.c_str(), "teacher boundary ", teacher_at, " is not available (",
                  ctx.teacher_acts.size(), " boundaries)");
-    const Activation<T>& as = ctx.acts[student_at];
-    const Activation<T>& at = ctx.teacher_acts[teacher_at];
+    const ActivationView<T>& as = ctx.acts[student_at];
+    const ActivationView<T>& at = ctx.teacher_acts[teacher_at];
     JACNET_CHECK(as.shape.rank() == 3 && at.shape.rank() == 3, ShapeError, who.c_str(),
                  "needs image activations {C,H,W}; student boundary has ", as.shape,
                  ", teacher boundary has ", at.shape);

@@ -91,7 +91,7 @@ struct Slot {
 
 /// An activation at a layer boundary (boundary 0 = net input, l+1 = output of layer l).
 template <class T>
-struct Activation {
+struct ActivationView {
   const Matrix<T>* values = nullptr;  ///< B x shape.size()
   Shape shape;                        ///< per-sample shape, {C, H, W} for images
 };
@@ -100,17 +100,17 @@ struct Activation {
 template <class T>
 struct Context {
   Sizes n;
-  const Matrix<T>* X = nullptr;         ///< inputs, B x D
-  std::span<const int> labels;          ///< B class labels (when Needs::labels)
-  const Matrix<T>* Y = nullptr;         ///< student outputs, B x Cs
-  const Matrix<T>* YT = nullptr;        ///< teacher outputs, B x Ct
-  Index M = 0;                          ///< student seed rows per sample, all terms together
-  const Matrix<T>* seeds = nullptr;     ///< B*M x Cs
-  const Matrix<T>* J = nullptr;         ///< student Jacobian rows, B*M x D
-  Index MT = 0;                         ///< teacher seed rows per sample
-  const Matrix<T>* JT = nullptr;        ///< teacher Jacobian rows, B*MT x D
-  std::span<const Activation<T>> acts;  ///< student activations by boundary
-  std::span<const Activation<T>> teacher_acts;  ///< teacher activations by boundary
+  const Matrix<T>* X = nullptr;             ///< inputs, B x D
+  std::span<const int> labels;              ///< B class labels (when Needs::labels)
+  const Matrix<T>* Y = nullptr;             ///< student outputs, B x Cs
+  const Matrix<T>* YT = nullptr;            ///< teacher outputs, B x Ct
+  Index M = 0;                              ///< student seed rows per sample, all terms together
+  const Matrix<T>* seeds = nullptr;         ///< B*M x Cs
+  const Matrix<T>* J = nullptr;             ///< student Jacobian rows, B*M x D
+  Index MT = 0;                             ///< teacher seed rows per sample
+  const Matrix<T>* JT = nullptr;            ///< teacher Jacobian rows, B*MT x D
+  std::span<const ActivationView<T>> acts;  ///< student activations by boundary
+  std::span<const ActivationView<T>> teacher_acts;  ///< teacher activations by boundary
 };
 
 /// Adjoints a term adds to (all sized by the driver, zeroed once per evaluation).
@@ -119,7 +119,6 @@ struct Adjoints {
   Matrix<T> Ybar;                   ///< ∂L/∂Y, B x Cs
   Matrix<T> Jbar;                   ///< ∂L/∂J, B*M x D
   std::vector<Matrix<T>> act_bars;  ///< ∂L/∂acts[l]; empty matrix = no adjoint at boundary l
-  Matrix<T> Xbar;                   ///< direct ∂L/∂X contributions (own-pass terms), B x D
 };
 
 /// How a teacher-matching term pairs teacher outputs with student outputs. By default the two
@@ -226,7 +225,9 @@ struct LossBase : LossTag {
 /// (checks sizes, returns its seed rows per sample) and
 /// `template <class T> T evaluate(const Context<T>&, const Slot&, T w, Adjoints<T>&) const`;
 /// Jacobian terms also `fill_seeds`, teacher-matching terms `student_offset`, activation terms
-/// `student_boundaries` / `teacher_boundaries`.
+/// `student_boundaries` / `teacher_boundaries`. Terms with `needs.own_passes` (NoisyMatch)
+/// provide `run(student, teacher*, ctx, slot, scratch, rng, w, grad*, input_grad*)` instead of
+/// `evaluate`: the driver calls it after the shared backward pass.
 template <class Derived>
 struct Term : LossBase<Derived> {
   static constexpr std::size_t num_terms = 1;
@@ -336,7 +337,6 @@ void reset_adjoints(const Plan& plan, const Context<T>& ctx, Adjoints<T>& adj) {
                  "losses", "the loss reads student boundary ", l, " but the net has ",
                  static_cast<Index>(ctx.acts.size()) - 1, " layers (boundaries 0..",
                  static_cast<Index>(ctx.acts.size()) - 1, ")");
-  adj.Xbar.resize(0, 0);
 }
 
 /// Evaluates every term on `ctx` (whose M/MT/J/JT/acts match the plan) and adds the weighted
@@ -472,7 +472,7 @@ struct Workspace {
   nn::JacobianPass<T> pass;
   nn::Workspace<T> teacher_ws;
   Adjoints<T> adj;
-  std::vector<Activation<T>> acts, tacts;
+  std::vector<ActivationView<T>> acts, tacts;
   std::vector<T> values;
   OwnPassScratch<T> own;
   Result<T> result;
@@ -521,7 +521,7 @@ inline constexpr bool is_teacher_data_v<TeacherData<T>> = true;
 
 /// Points `acts` at the boundaries of a trace (shapes reassigned only when they change).
 template <class T, class ShapeOf>
-void bind_activations(std::vector<Activation<T>>& acts, const std::vector<Matrix<T>>& mats,
+void bind_activations(std::vector<ActivationView<T>>& acts, const std::vector<Matrix<T>>& mats,
                       std::size_t count, ShapeOf&& shape_of) {
   acts.resize(count);
   for (std::size_t l = 0; l < count; ++l) {

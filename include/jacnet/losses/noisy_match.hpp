@@ -54,12 +54,6 @@ struct NoisyMatch : Term<NoisyMatch<n, Target>> {
   }
   Index student_offset(const Sizes& s) const { return offset.resolve(s, *this); }
 
-  /// Not used (the driver calls run); present so the term has the common interface.
-  template <class T>
-  T evaluate(const Context<T>&, const Slot&, T, Adjoints<T>&) const {
-    return T(0);
-  }
-
   /// Draws the noisy batch, runs teacher and student on it, returns L and adds w·∂L/∂θ to *grad
   /// and w·∂L/∂X to *Xbar (when given).
   template <class Net, class Teacher, class T>
