@@ -33,6 +33,7 @@
 #include "jacnet/nn/modes.hpp"
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "support/sgemm_rate.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -67,24 +68,7 @@ Matrix<T> random_input(Index rows, Index cols, std::uint64_t seed, T lo = 0, T h
   return X;
 }
 
-/// Eigen's sgemm rate (GFLOP/s) at 512³, best of several runs, measured once per process.
-double sgemm_rate() {
-  static const double rate = [] {
-    const Index n = 512;
-    Eigen::MatrixXf A = Eigen::MatrixXf::Random(n, n), Bm = Eigen::MatrixXf::Random(n, n), C(n, n);
-    C.noalias() = A * Bm;  // warm up
-    double best = 1e30;
-    for (int rep = 0; rep < 30; ++rep) {
-      const auto t0 = std::chrono::steady_clock::now();
-      C.noalias() = A * Bm;
-      const auto t1 = std::chrono::steady_clock::now();
-      benchmark::DoNotOptimize(C.data());
-      best = std::min(best, std::chrono::duration<double>(t1 - t0).count());
-    }
-    return 2.0 * double(n) * n * n / best * 1e-9;
-  }();
-  return rate;
-}
+using jacnet::bench::sgemm_rate;
 
 /// Times the loop manually too, so GFLOP/s and the ratio to sgemm are exact counters.
 template <class F>
