@@ -4,6 +4,7 @@
 // See docs/dist.md.
 #include "jacnet/dist/communicator.hpp"
 #include "jacnet/dist/consistency.hpp"
+#include "jacnet/dist/data_parallel.hpp"
 #include "jacnet/dist/environment.hpp"
 #include "jacnet/dist/error.hpp"
 #include "jacnet/dist/serial.hpp"

@@ -14,6 +14,7 @@
 //   dist::Fingerprint f;
 //   f.add("net", net.summary()).add("params", net.num_params());
 //   dist::check_same(comm, "net", f.value());
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -44,16 +45,20 @@ class Fingerprint {
     os << v;
     return add(label, os.str());
   }
+  /// Mixes raw bytes (e.g. a matrix of training data; only for types without padding).
+  Fingerprint& add_bytes(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+      h_ ^= p[i];
+      h_ *= 1099511628211ull;
+    }
+    return *this;
+  }
   std::uint64_t value() const { return h_; }
 
  private:
-  void mix(std::string_view s) {
-    for (unsigned char c : s) {
-      h_ ^= c;
-      h_ *= 1099511628211ull;  // FNV-1a 64-bit prime
-    }
-  }
-  std::uint64_t h_ = 14695981039346656037ull;  // FNV offset basis
+  void mix(std::string_view s) { add_bytes(s.data(), s.size()); }
+  std::uint64_t h_ = 14695981039346656037ull;  // FNV-1a: h ← (h ^ byte) · 1099511628211
 };
 
 /// Throws DistError on every rank unless all ranks of `comm` passed the same hash; the message
@@ -73,7 +78,7 @@ void check_same(const Comm& comm, std::string_view what, std::uint64_t hash) {
   for (const auto& [h, ranks] : groups) {
     os << (first ? " " : "; ") << (ranks.size() == 1 ? "rank " : "ranks ");
     for (std::size_t i = 0; i < ranks.size(); ++i) os << (i ? "," : "") << ranks[i];
-    os << " have " << std::hex << h << std::dec;
+    os << (ranks.size() == 1 ? " has " : " have ") << std::hex << h << std::dec;
     first = false;
   }
   os << " (this is rank " << comm.rank() << " of " << comm.size()
