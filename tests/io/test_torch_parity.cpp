@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+
+#include "support/skip.hpp"
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -146,9 +148,7 @@ TEST_CASE("PyTorch-made MLP and CNN load into jacnet and match outputs and Jacob
                      quote((dir / "jacnet_cnn_y.npy").string()),
                  dir);
   if (!ran) {
-    WARN("no python3 with torch and numpy found (set JACNET_PYTHON); PyTorch parity skipped");
-    SUCCEED("skipped");
-    return;
+    JACNET_SKIP("no python3 with torch and numpy found (set JACNET_PYTHON)");
   }
   check_against_torch(mlp, dir / "mlp");
   check_against_torch(cnn, dir / "cnn");

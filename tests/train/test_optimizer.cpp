@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "support/skip.hpp"
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -144,8 +146,7 @@ TEST_CASE("SGD, Adam and AdamW match torch.optim step by step on a quadratic", "
   }
   std::filesystem::remove(path);
   if (!found) {
-    WARN("skipped: no python3 with torch (set JACNET_PYTHON to one)");
-    return;
+    JACNET_SKIP("no python3 with torch (set JACNET_PYTHON to one)");
   }
   std::map<std::string, std::vector<std::vector<double>>> torch_iterates;
   std::istringstream lines(out);
