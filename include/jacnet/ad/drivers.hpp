@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "jacnet/ad/dual.hpp"
+#include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/ad/tape.hpp"
 #include "jacnet/ad/var.hpp"
 #include "jacnet/core/error.hpp"
@@ -112,10 +113,44 @@ S eval_scalar(F& f, const Vector<S>& x, const char* where) {
   }
 }
 
+/// f can be called with a vector of S: a non-generic f (a function of VectorXd, a std::function)
+/// fails here with one message instead of deep inside Eigen.
+template <class R, class S>
+consteval bool returns_scalar() {
+  using Rd = std::remove_cvref_t<R>;
+  if constexpr (is_eigen_v<Rd>)
+    return std::is_same_v<typename Rd::Scalar, S>;
+  else
+    return !std::is_arithmetic_v<Rd> && std::is_convertible_v<Rd, S>;
+}
+template <class F, class S>
+consteval bool is_generic_over() {
+  if constexpr (std::is_invocable_v<F&, const Vector<S>&>)
+    return returns_scalar<std::invoke_result_t<F&, const Vector<S>&>, S>();
+  else
+    return false;
+}
+template <class F, class S>
+consteval void require_generic() {
+  // Invocable is not enough: a function of VectorXd accepts a vector of S through Eigen's
+  // converting constructor; its result (a plain double or VectorXd) gives it away.
+  static_assert(is_generic_over<F, S>(),
+                "jacnet AD drivers: f must be generic over its scalar type. The driver calls f "
+                "with an Eigen vector of AD scalars (Dual, Var, Dual<Var>), so write f as a "
+                "template or a generic lambda: [](const auto& x) { using S = typename "
+                "std::decay_t<decltype(x)>::Scalar; ... }. A function of VectorXd or a "
+                "std::function cannot be differentiated.");
+}
+
+/// Input scalar of the forward drivers: float, double, or an AD scalar (nesting: jvp/jacfwd
+/// called inside a function being differentiated).
+template <class S>
+inline constexpr bool forward_input_v = std::is_floating_point_v<S> || is_ad_scalar_v<S>;
+
 template <class Derived>
 void check_input(const Eigen::MatrixBase<Derived>& x, const char* where) {
-  static_assert(std::is_floating_point_v<typename Derived::Scalar>,
-                "jacnet drivers: x must hold float or double");
+  static_assert(forward_input_v<typename Derived::Scalar>,
+                "jacnet drivers: x must hold float, double or a jacnet AD scalar");
   JACNET_CHECK(x.cols() == 1, ShapeError, where, "x must be a column vector; it is ", x.rows(),
                " x ", x.cols());
   JACNET_CHECK(x.size() > 0, ValueError, where, "input x is empty (size 0)");
@@ -134,6 +169,17 @@ Vector<Var<T>> make_vars(const Eigen::MatrixBase<Derived>& x) {
   return xv;
 }
 
+
+/// Result type of a Jacobian: an m × n matrix for a vector f; for a scalar f, a 1 × n row vector
+/// (a compile-time row vector: it assigns to a VectorXd as the gradient, by Eigen's implicit
+/// transposition of vectors).
+template <class T, class R>
+using jacobian_t = std::conditional_t<is_eigen_v<R>, Matrix<T>, Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+
+/// Reverse drivers need float/double inputs: reverse mode does not nest (see var.hpp).
+template <class T>
+inline constexpr bool reverse_input_v = std::is_floating_point_v<T>;
+
 }  // namespace detail
 
 // ------------------------------------------------------------------------------------------------
@@ -145,6 +191,7 @@ template <class F, class DX, class DU>
 auto jvp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DU>& u) {
   using T = typename DX::Scalar;
   using D = Dual<T, 1>;
+  detail::require_generic<std::remove_reference_t<F>, D>();
   detail::check_input(x, "jvp");
   JACNET_CHECK(u.size() == x.size() && u.cols() == 1, ShapeError, "jvp", "direction u has size ",
                u.rows(), " x ", u.cols(), ", input x has size ", x.size());
@@ -163,21 +210,24 @@ auto jvp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DU>& u) 
 }
 
 /// The m × n Jacobian by forward mode: directions processed Chunk at a time as Dual<T, Chunk>
-/// (⌈n/Chunk⌉ evaluations of f; memory n Dual<T, Chunk> inputs and m outputs).
+/// (⌈n/Chunk⌉ evaluations of f; memory n Dual<T, Chunk> inputs and m outputs). For a scalar f the
+/// result is a 1 × n row vector (detail::jacobian_t).
 template <int Chunk = 8, class F, class DX>
-Matrix<typename DX::Scalar> jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
+auto jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
   static_assert(Chunk >= 1, "jacfwd: Chunk must be >= 1");
   using T = typename DX::Scalar;
   using D = Dual<T, Chunk>;
+  detail::require_generic<std::remove_reference_t<F>, D>();
   detail::check_input(x, "jacfwd");
   const Index n = x.size();
   Vector<D> xd(n);
   for (Index i = 0; i < n; ++i) xd(i) = D(x(i));
-  Matrix<T> J;
-  using R = decltype(f(xd));
+  using R = std::invoke_result_t<std::remove_reference_t<F>&, const Vector<D>&>;
+  detail::jacobian_t<T, R> J;
+  const T one = detail::constant_of<T>(1), zero = detail::constant_of<T>(0);
   for (Index c0 = 0; c0 < n; c0 += Chunk) {
     const int width = static_cast<int>(std::min<Index>(Chunk, n - c0));
-    for (int k = 0; k < width; ++k) xd(c0 + k).set_d(k, T(1));
+    for (int k = 0; k < width; ++k) xd(c0 + k).set_d(k, one);
     if constexpr (detail::is_eigen_v<R>) {
       const Vector<D> y = f(xd);
       if (c0 == 0) {
@@ -193,13 +243,16 @@ Matrix<typename DX::Scalar> jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
       if (c0 == 0) J.resize(1, n);
       for (int k = 0; k < width; ++k) J(0, c0 + k) = y.d(k);
     }
-    for (int k = 0; k < width; ++k) xd(c0 + k).set_d(k, T(0));
+    for (int k = 0; k < width; ++k) xd(c0 + k).set_d(k, zero);
   }
   return J;
 }
 
 // ------------------------------------------------------------------------------------------------
-// Reverse mode
+// Reverse mode. With AD inputs (a driver called inside a function being differentiated: a
+// gradient inside a gradient, a gradient inside jacfwd) vjp, jacrev, jacobian and gradient switch
+// to forward mode over the input scalar (Dual<S, 8>): reverse mode does not nest, forward mode
+// nests over every scalar. hessian and hvp need float/double inputs.
 // ------------------------------------------------------------------------------------------------
 
 /// f(x) and the vector-Jacobian product Jᵀ·v, by one recording and one reverse sweep.
@@ -207,76 +260,96 @@ template <class F, class DX, class DV>
 auto vjp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DV>& v) {
   using T = typename DX::Scalar;
   detail::check_input(x, "vjp");
-  TapeScope<T> scope;
-  Tape<T>& tape = scope.tape();
-  const Vector<Var<T>> xv = detail::make_vars<T>(x);
-  const Vector<Var<T>> y = detail::eval_vector(f, xv);
-  JACNET_CHECK(v.size() == y.size() && v.cols() == 1, ShapeError, "vjp", "cotangent v has size ",
-               v.rows(), " x ", v.cols(), ", f(x) has size ", y.size());
-  tape.clear_adjoints(scope.mark());
-  for (Index k = 0; k < y.size(); ++k) tape.add_adjoint(y(k).index(), static_cast<T>(v(k)));
-  tape.reverse(scope.mark());
-  VjpResult<T> r{Vector<T>(y.size()), Vector<T>(x.size())};
-  for (Index k = 0; k < y.size(); ++k) r.value(k) = y(k).value();
-  for (Index i = 0; i < x.size(); ++i) r.cotangent(i) = tape.adjoint(xv(i).index());
-  return r;
+  if constexpr (!detail::reverse_input_v<T>) {  // nested: forward mode, Jᵀv from J
+    const Vector<T> xp = detail::to_vector(x);
+    VjpResult<T> r{detail::eval_vector(f, xp), Vector<T>(x.size())};
+    JACNET_CHECK(v.size() == r.value.size() && v.cols() == 1, ShapeError, "vjp",
+                 "cotangent v has size ", v.rows(), " x ", v.cols(), ", f(x) has size ",
+                 r.value.size());
+    const Matrix<T> J = jacfwd(f, x);
+    for (Index i = 0; i < x.size(); ++i) {
+      T s = detail::constant_of<T>(0);
+      for (Index k = 0; k < J.rows(); ++k) s += J(k, i) * v(k);
+      r.cotangent(i) = s;
+    }
+    return r;
+  } else {
+    detail::require_generic<std::remove_reference_t<F>, Var<T>>();
+    TapeScope<T> scope;
+    Tape<T>& tape = scope.tape();
+    const Vector<Var<T>> xv = detail::make_vars<T>(x);
+    const Vector<Var<T>> y = detail::eval_vector(f, xv);
+    JACNET_CHECK(v.size() == y.size() && v.cols() == 1, ShapeError, "vjp",
+                 "cotangent v has size ", v.rows(), " x ", v.cols(), ", f(x) has size ", y.size());
+    tape.clear_adjoints(scope.mark());
+    for (Index k = 0; k < y.size(); ++k) tape.add_adjoint(y(k).index(), static_cast<T>(v(k)));
+    tape.reverse(scope.mark());
+    VjpResult<T> r{Vector<T>(y.size()), Vector<T>(x.size())};
+    for (Index k = 0; k < y.size(); ++k) r.value(k) = y(k).value();
+    for (Index i = 0; i < x.size(); ++i) r.cotangent(i) = tape.adjoint(xv(i).index());
+    return r;
+  }
 }
 
 /// The m × n Jacobian by reverse mode: f is recorded once, then ⌈m/rev_chunk⌉ vector sweeps each
-/// carry rev_chunk output seeds (rev_chunk adjoints per statement).
+/// carry rev_chunk output seeds (rev_chunk adjoints per statement). Scalar f: a 1 × n row vector.
 template <class F, class DX>
-Matrix<typename DX::Scalar> jacrev(F&& f, const Eigen::MatrixBase<DX>& x,
-                                   const JacobianOptions& opts = {}) {
+auto jacrev(F&& f, const Eigen::MatrixBase<DX>& x, const JacobianOptions& opts = {}) {
   using T = typename DX::Scalar;
   detail::check_input(x, "jacrev");
   JACNET_CHECK(opts.rev_chunk >= 1, ValueError, "jacrev", "rev_chunk must be >= 1, got ",
                opts.rev_chunk);
-  TapeScope<T> scope;
-  Tape<T>& tape = scope.tape();
-  const auto base = scope.mark();
-  const Index n = x.size();
-  const Vector<Var<T>> xv = detail::make_vars<T>(x);
-  const Vector<Var<T>> y = detail::eval_vector(f, xv);
-  const Index m = y.size();
-  Matrix<T> J(m, n);
-  for (Index k = 0; k < m; ++k) tape.check(y(k).tag(), y(k).index(), "jacrev");
-  if (opts.rev_chunk == 1) {
-    for (Index r = 0; r < m; ++r) {
-      tape.clear_adjoints(base);
-      tape.add_adjoint(y(r).index(), T(1));
-      tape.reverse(base);
-      for (Index i = 0; i < n; ++i) J(r, i) = tape.adjoint(xv(i).index());
+  if constexpr (!detail::reverse_input_v<T>) {
+    return jacfwd(f, x);  // nested: forward mode
+  } else {
+    detail::require_generic<std::remove_reference_t<F>, Var<T>>();
+    using R = std::invoke_result_t<std::remove_reference_t<F>&, const Vector<Var<T>>&>;
+    TapeScope<T> scope;
+    Tape<T>& tape = scope.tape();
+    const auto base = scope.mark();
+    const Index n = x.size();
+    const Vector<Var<T>> xv = detail::make_vars<T>(x);
+    const Vector<Var<T>> y = detail::eval_vector(f, xv);
+    const Index m = y.size();
+    detail::jacobian_t<T, R> J(m, n);
+    for (Index k = 0; k < m; ++k) tape.check(y(k).tag(), y(k).index(), "jacrev");
+    if (opts.rev_chunk == 1) {
+      for (Index r = 0; r < m; ++r) {
+        tape.clear_adjoints(base);
+        tape.add_adjoint(y(r).index(), T(1));
+        tape.reverse(base);
+        for (Index i = 0; i < n; ++i) J(r, i) = tape.adjoint(xv(i).index());
+      }
+      return J;
+    }
+    const std::size_t lanes = static_cast<std::size_t>(std::min<Index>(opts.rev_chunk, m));
+    const std::size_t len = tape.size() - base.statements;
+    std::vector<T> adj(len * lanes);
+    for (Index r0 = 0; r0 < m; r0 += static_cast<Index>(lanes)) {
+      const Index width = std::min<Index>(static_cast<Index>(lanes), m - r0);
+      std::fill(adj.begin(), adj.end(), T(0));
+      for (Index l = 0; l < width; ++l) {
+        const TapeIndex s = y(r0 + l).index();
+        if (s >= base.statements) adj[std::size_t(s - base.statements) * lanes + l] += T(1);
+      }
+      tape.reverse_lanes(adj.data(), lanes, base);
+      for (Index i = 0; i < n; ++i) {
+        const T* ai = adj.data() + std::size_t(xv(i).index() - base.statements) * lanes;
+        for (Index l = 0; l < width; ++l) J(r0 + l, i) = ai[l];
+      }
     }
     return J;
   }
-  const std::size_t lanes = static_cast<std::size_t>(std::min<Index>(opts.rev_chunk, m));
-  const std::size_t len = tape.size() - base.statements;
-  std::vector<T> adj(len * lanes);
-  for (Index r0 = 0; r0 < m; r0 += static_cast<Index>(lanes)) {
-    const Index width = std::min<Index>(static_cast<Index>(lanes), m - r0);
-    std::fill(adj.begin(), adj.end(), T(0));
-    for (Index l = 0; l < width; ++l) {
-      const TapeIndex s = y(r0 + l).index();
-      if (s >= base.statements) adj[std::size_t(s - base.statements) * lanes + l] += T(1);
-    }
-    tape.reverse_lanes(adj.data(), lanes, base);
-    for (Index i = 0; i < n; ++i) {
-      const T* ai = adj.data() + std::size_t(xv(i).index() - base.statements) * lanes;
-      for (Index l = 0; l < width; ++l) J(r0 + l, i) = ai[l];
-    }
-  }
-  return J;
 }
 
 /// The Jacobian, forward mode when n ≤ m (inputs ≤ outputs: ⌈n/Chunk⌉ passes) else reverse
 /// (one recording, ⌈m/rev_chunk⌉ sweeps). Mode::Auto first evaluates f once in plain T to learn m.
 template <int Chunk = 8, class F, class DX>
-Matrix<typename DX::Scalar> jacobian(F&& f, const Eigen::MatrixBase<DX>& x,
-                                     const JacobianOptions& opts = {}) {
+auto jacobian(F&& f, const Eigen::MatrixBase<DX>& x, const JacobianOptions& opts = {}) {
   using T = typename DX::Scalar;
   detail::check_input(x, "jacobian");
-  bool forward = opts.mode == JacobianOptions::Mode::Forward;
-  if (opts.mode == JacobianOptions::Mode::Auto) {
+  bool forward = opts.mode == JacobianOptions::Mode::Forward || !detail::reverse_input_v<T>;
+  if (opts.mode == JacobianOptions::Mode::Auto && !forward) {
     const Vector<T> xp = detail::to_vector(x);
     const Index m = detail::eval_vector(f, xp).size();
     forward = x.size() <= m;
@@ -290,17 +363,25 @@ template <class F, class DX>
 GradientResult<typename DX::Scalar> gradient(F&& f, const Eigen::MatrixBase<DX>& x) {
   using T = typename DX::Scalar;
   detail::check_input(x, "gradient");
-  TapeScope<T> scope;
-  Tape<T>& tape = scope.tape();
-  const Vector<Var<T>> xv = detail::make_vars<T>(x);
-  const Var<T> y = detail::eval_scalar(f, xv, "gradient");
-  tape.check(y.tag(), y.index(), "gradient");
-  tape.clear_adjoints(scope.mark());
-  tape.add_adjoint(y.index(), T(1));
-  tape.reverse(scope.mark());
-  GradientResult<T> r{y.value(), Vector<T>(x.size())};
-  for (Index i = 0; i < x.size(); ++i) r.gradient(i) = tape.adjoint(xv(i).index());
-  return r;
+  if constexpr (!detail::reverse_input_v<T>) {  // nested: forward mode
+    const Vector<T> xp = detail::to_vector(x);
+    GradientResult<T> r{detail::eval_scalar(f, xp, "gradient"), Vector<T>(x.size())};
+    r.gradient = jacfwd(f, x).transpose();
+    return r;
+  } else {
+    detail::require_generic<std::remove_reference_t<F>, Var<T>>();
+    TapeScope<T> scope;
+    Tape<T>& tape = scope.tape();
+    const Vector<Var<T>> xv = detail::make_vars<T>(x);
+    const Var<T> y = detail::eval_scalar(f, xv, "gradient");
+    tape.check(y.tag(), y.index(), "gradient");
+    tape.clear_adjoints(scope.mark());
+    tape.add_adjoint(y.index(), T(1));
+    tape.reverse(scope.mark());
+    GradientResult<T> r{y.value(), Vector<T>(x.size())};
+    for (Index i = 0; i < x.size(); ++i) r.gradient(i) = tape.adjoint(xv(i).index());
+    return r;
+  }
 }
 
 /// f(x), ∇f(x) and ∇²f(x) for a scalar f: ⌈n/Chunk⌉ recordings of f over Dual<Var<T>, Chunk>
@@ -312,6 +393,11 @@ HessianResult<typename DX::Scalar> hessian(F&& f, const Eigen::MatrixBase<DX>& x
   using T = typename DX::Scalar;
   using V = Var<T>;
   using D = Dual<V, Chunk>;
+  static_assert(detail::reverse_input_v<T>,
+                "jacnet::hessian: x must hold float or double. Reverse mode does not nest; inside "
+                "a function being differentiated use gradient()/jacfwd() (forward mode for AD "
+                "inputs), or nest jacfwd over jacfwd (Dual<Dual<T>>).");
+  detail::require_generic<std::remove_reference_t<F>, D>();
   detail::check_input(x, "hessian");
   const Index n = x.size();
   TapeScope<T> scope;
@@ -353,6 +439,11 @@ HvpResult<typename DX::Scalar> hvp(F&& f, const Eigen::MatrixBase<DX>& x,
   using T = typename DX::Scalar;
   using V = Var<T>;
   using D = Dual<V, 1>;
+  static_assert(detail::reverse_input_v<T>,
+                "jacnet::hvp: x must hold float or double. Reverse mode does not nest; inside a "
+                "function being differentiated use gradient()/jacfwd() (forward mode for AD "
+                "inputs), or jvp over jacfwd (Dual<Dual<T>>).");
+  detail::require_generic<std::remove_reference_t<F>, D>();
   detail::check_input(x, "hvp");
   JACNET_CHECK(u.size() == x.size() && u.cols() == 1, ShapeError, "hvp", "direction u has size ",
                u.rows(), " x ", u.cols(), ", input x has size ", x.size());

@@ -23,7 +23,8 @@
 // comparisons (by primal value), exp, log, log1p, expm1, sqrt, cbrt, pow, abs/fabs, sin, cos,
 // tan, tanh, sigmoid, softplus, erf, erfc, atan2, hypot, min/max/fmin/fmax, relu, leaky_relu,
 // elu, gelu, isfinite/isnan/isinf; all found by ADL in namespace jacnet. Eigen: NumTraits and
-// ScalarBinaryOpTraits with T, so Eigen::Matrix<Dual<double, 4>, ...> products, sums, norm() work.
+// ScalarBinaryOpTraits with float/double (scalar_traits.hpp), so Eigen::Matrix<Dual<double, 4>, ...>
+// products, sums, norm() and mixed double/Dual expressions work.
 // Kink conventions: see elementary.hpp (relu'(0) = 0, abs'(0) = 0, max/min ties → first arg, ...).
 //
 // Alignment: with batches, alignof(Dual) is the register width (32 bytes AVX2, 64 AVX-512); heap
@@ -39,6 +40,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "jacnet/ad/elementary.hpp"
+#include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/core/error.hpp"
 
 #ifndef JACNET_FORCE_INLINE
@@ -70,6 +72,16 @@ consteval int simd_width() {
 
 struct uninit_t {};
 
+/// The number v as a constant of T: T(v) for numbers and Duals, Var::constant(v) for a Var (a
+/// constant is on no tape; Var(v) would record a new independent variable).
+template <class T, class R>
+JACNET_FORCE_INLINE constexpr T constant_of(R v) {
+  if constexpr (requires { T::constant(real_t<T>(v)); })
+    return T::constant(real_t<T>(v));
+  else
+    return T(v);
+}
+
 /// N tangents in a plain array (small N for float/double, and every non-float/double T).
 template <class T, int N>
 struct ArrayTangents {
@@ -77,7 +89,7 @@ struct ArrayTangents {
 
   JACNET_FORCE_INLINE constexpr ArrayTangents() : a() {
     if constexpr (!std::is_arithmetic_v<T>)
-      for (auto& x : a) x = T(0);
+      for (auto& x : a) x = detail::constant_of<T>(0);
   }
   JACNET_FORCE_INLINE constexpr explicit ArrayTangents(uninit_t) {}
 
@@ -304,7 +316,7 @@ struct Dual {
   tangent_storage tang;  ///< the N directional derivatives
 
   /// Zero value, zero tangents.
-  JACNET_FORCE_INLINE constexpr Dual() : val(T(0)), tang() {}
+  JACNET_FORCE_INLINE constexpr Dual() : val(detail::constant_of<T>(0)), tang() {}
   /// A constant (zero tangents).
   JACNET_FORCE_INLINE constexpr Dual(const T& v)
       : val(v), tang() {}  // NOLINT: implicit, like a real number
@@ -312,7 +324,7 @@ struct Dual {
   /// nested Dual<Dual<double>>).
   template <class R>
   requires(std::is_arithmetic_v<R> && !std::is_same_v<R, T>) JACNET_FORCE_INLINE constexpr Dual(R v)
-      : val(T(v)), tang() {}  // NOLINT
+      : val(detail::constant_of<T>(v)), tang() {}  // NOLINT
   /// Value and tangent storage.
   JACNET_FORCE_INLINE constexpr Dual(const T& v, const tangent_storage& t) : val(v), tang(t) {}
   /// Value and tangents computed in place by a deferred tangent op (detail::tan_*).
@@ -348,7 +360,7 @@ struct Dual {
   JACNET_FORCE_INLINE void seed(int i) {
     check_index(i, "jacnet::Dual::seed");
     tang = tangent_storage();
-    tang.set(i, T(1));
+    tang.set(i, detail::constant_of<T>(1));
   }
   /// All N tangents.
   JACNET_FORCE_INLINE std::array<T, N> tangents() const {
@@ -852,13 +864,6 @@ struct NumTraits<jacnet::Dual<T, N>> : NumTraits<T> {
   static inline Real quiet_NaN() { return Real(NumTraits<T>::quiet_NaN()); }
 };
 
-template <class T, int N, class BinaryOp>
-struct ScalarBinaryOpTraits<jacnet::Dual<T, N>, T, BinaryOp> {
-  using ReturnType = jacnet::Dual<T, N>;
-};
-template <class T, int N, class BinaryOp>
-struct ScalarBinaryOpTraits<T, jacnet::Dual<T, N>, BinaryOp> {
-  using ReturnType = jacnet::Dual<T, N>;
-};
+// ScalarBinaryOpTraits with float/double (nested Duals too): jacnet/ad/scalar_traits.hpp.
 
 }  // namespace Eigen

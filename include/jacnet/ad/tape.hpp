@@ -135,7 +135,9 @@ inline std::uint32_t next_tape_id() {
 /// The thread-local reverse-mode tape for scalar type T (float or double). See the file comment.
 template <class T>
 class Tape {
-  static_assert(std::is_floating_point_v<T>, "jacnet::Tape<T>: T must be float or double");
+  static_assert(std::is_floating_point_v<T>,
+                "jacnet::Tape<T>: T must be float or double (reverse mode does not nest; see the "
+                "note at jacnet::Var for what nests instead)");
 
  public:
   using Index = TapeIndex;

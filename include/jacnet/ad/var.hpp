@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "jacnet/ad/elementary.hpp"
+#include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/ad/tape.hpp"
 
 namespace jacnet {
@@ -114,7 +115,13 @@ template <class A, class B>
 /// The reverse-mode AD scalar. See the file comment.
 template <class T>
 class Var {
-  static_assert(std::is_floating_point_v<T>, "jacnet::Var<T>: T must be float or double");
+  static_assert(std::is_floating_point_v<T>,
+                "jacnet::Var<T>: T must be float or double. Reverse mode does not nest: "
+                "Var<Dual<...>> (reverse over forward) and Var<Var<...>> (reverse over reverse) "
+                "are not supported. What nests: Dual<Var<T>, N> (forward over reverse, used by "
+                "hessian() and hvp()), Dual<Dual<T>> (forward over forward), and the drivers "
+                "called inside a function being differentiated (gradient, jacrev, vjp, jacobian "
+                "switch to forward mode for AD inputs).");
 
  public:
   using rev_scalar = T;
@@ -225,9 +232,50 @@ class Var {
     v_ = e.v;
   }
 
+  template <class U>
+  friend class VarStatement;
+  Var(T v, TapeIndex i, std::uint64_t tag) : v_(v), idx_(i), tag_(tag) {}
+
   T v_ = T(0);
   TapeIndex idx_ = 0;
   std::uint64_t tag_ = 0;
+};
+
+/// Records one statement w = value with operands given one by one, (x_k, ∂w/∂x_k): the low-level
+/// entry for rules that know their partials (matrix products, custom derivative rules). Between
+/// construction and finish() nothing else may be recorded on this thread's tape. Constant
+/// operands are skipped; a statement without Var operands yields a constant.
+///   VarStatement<double> st(n);                 // room for at most n operands
+///   for (k ...) st.add(x[k], dfdx[k]);
+///   Var<double> w = st.finish(f_value);
+template <class T>
+class VarStatement {
+ public:
+  explicit VarStatement(std::size_t max_operands)
+      : tape_(Tape<T>::active()), max_(max_operands) {
+    if (max_ > 0) rec_ = tape_.begin_statement(max_);
+  }
+  VarStatement(const VarStatement&) = delete;
+  VarStatement& operator=(const VarStatement&) = delete;
+  /// Operand x with partial d (throws TapeError if x is not valid on this thread's tape).
+  void add(const Var<T>& x, T d) {
+    if (x.tag() == 0) return;
+    JACNET_CHECK(n_ < max_, TapeError, "VarStatement::add", "more than the ", max_,
+                 " operands announced");
+    rec_.push(x.tag(), x.index(), d);
+    ++n_;
+  }
+  /// Commits the statement with value v and returns its Var.
+  Var<T> finish(T v) {
+    if (n_ == 0) return Var<T>::constant(v);
+    const TapeIndex i = tape_.end_statement(n_);
+    return Var<T>(v, i, tape_.tag());
+  }
+
+ private:
+  Tape<T>& tape_;
+  typename Tape<T>::Recorder rec_{};
+  std::size_t max_ = 0, n_ = 0;
 };
 
 /// Every reverse expression uses the overloads below, not elementary.hpp's generic templates.
@@ -636,12 +684,6 @@ struct NumTraits<jacnet::Var<T>> : NumTraits<T> {
   static Real infinity() { return Real::constant(NumTraits<T>::infinity()); }
   static Real quiet_NaN() { return Real::constant(NumTraits<T>::quiet_NaN()); }
 };
-template <class T, class BinaryOp>
-struct ScalarBinaryOpTraits<jacnet::Var<T>, T, BinaryOp> {
-  using ReturnType = jacnet::Var<T>;
-};
-template <class T, class BinaryOp>
-struct ScalarBinaryOpTraits<T, jacnet::Var<T>, BinaryOp> {
-  using ReturnType = jacnet::Var<T>;
-};
 }  // namespace Eigen
+
+#include "jacnet/ad/product.hpp"
