@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs jacnet's build, test and demo dependencies from Debian 12 packages. Idempotent: packages
 # already present are skipped. Runs apt directly as root, through sudo otherwise.
-# JACNET_WITH_TORCH=1 also installs PyTorch (parity tests, bench/compare_pytorch.py).
+# JACNET_WITH_TORCH=1 also installs the peers: PyTorch (parity tests, bench/compare_pytorch.py),
+# libtorch C++ (bench/compare_libtorch.cpp; CMake package Torch) and the pthread OpenBLAS they use.
 set -euo pipefail
 pkgs=(g++ cmake make libeigen3-dev libxsimd-dev catch2 libbenchmark-dev nlohmann-json3-dev
       zlib1g-dev libstb-dev dataset-fashion-mnist python3)
-if [[ "${JACNET_WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-torch libopenblas0-pthread); fi
+if [[ "${JACNET_WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-torch libtorch-dev libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
