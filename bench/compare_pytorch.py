@@ -9,23 +9,33 @@ Nets (float32, batch B = 128, the same shapes as bench/bench_mlp.cpp and bench/b
 
 Tasks (each a complete step, inputs already in memory):
   train      forward + backward: cross-entropy, gradients w.r.t. all parameters
-  jac        per-sample full input Jacobian [B x K x D]: best of functorch vmap(jacrev) and batched
-             torch.autograd.grad (sum over the batch, one backward per output)
+  jac        per-sample full input Jacobian [B x K x D], fastest of: functorch vmap(jacrev)
+             (vmap_jacrev); K torch.autograd.grad calls with retain_graph, call k seeded with the
+             one-hot column k for every sample (backward_loop); the same K seeds in one call with
+             is_grads_batched=True (vmap_grad)
   jacfwd     per-sample full input Jacobian by functorch vmap(jacfwd) (slow: seconds; not default)
   jm_full    Jacobian-matching step by double backprop: CE + mean_b sum ||J_T - J_S||^2 over the full
              Jacobian, create_graph=True, gradients w.r.t. the student's parameters. The teacher
              (same shape, other seed) gives J_T without a graph: computed once before timing
              (--teacher precomputed, the default, as in jacnet's benchmarks) or in every step
-             (--teacher step). Best of the autograd.grad loop and functorch vmap(jacrev).
+             (--teacher step). Fastest of the three Jacobian methods above.
   jm_top1    the same on one row per sample: the teacher's argmax output class (precomputed or
              in the step like J_T)
   jnorm_rp1  Jacobian-norm step (Hoffman, Roberts & Yaida 2019), one random projection:
              CE + 1/2 * (K/B) * sum_b ||v_b^T J_b||^2, v_b uniform on the unit sphere, drawn in the step
 
-Before timing, each task's PyTorch code is checked: vmap(jacrev) == autograd.grad == vmap(jacfwd)
-(float32), the autograd Jacobian against central finite differences (float64), and the gradient of
+Before timing, each task's PyTorch code is checked: vmap(jacrev) == backward_loop == vmap_grad
+(== vmap(jacfwd) when timed; float32), the autograd Jacobian against central finite differences (float64), and the gradient of
 every loss against central finite differences of the loss along a random parameter direction
 (float64, small batch). A failed check aborts with exit code 1.
+
+Timing, the statistic of bench/run_all.sh's table (Google Benchmark's real_time with repetitions):
+one untimed call, then --repetitions repetitions, each calling the step until --min-time seconds
+have passed and taking the mean wall time per call; reported: the median over the repetitions.
+PyTorch runs at its best: OMP_WAIT_POLICY=PASSIVE is put into the environment before the
+interpreter starts (the script re-executes itself when it is not set: libgomp reads it only when
+torch loads it), torch's and OpenBLAS's thread counts = --threads, Debian's libopenblas0-pthread
+as libblas.so.3 (the header warns when another BLAS is mapped).
 
 jacnet's numbers come from Google Benchmark JSON (--benchmark_format=json), either read from files
 given with --jacnet-json or produced by running bench_mlp, bench_lenet and bench_losses found under
@@ -35,6 +45,7 @@ benchmark prints as "n/a". Exit 0 when torch is not installed (message only).
 Example:
   python3 bench/compare_pytorch.py --build-dir build/bench --out results/compare.csv
   python3 bench/compare_pytorch.py --quick --nets mlp784,lenet5 --tasks train,jac --no-jacnet
+  python3 bench/compare_pytorch.py --no-jacnet --json results/pytorch.json   # for bench/run_all.sh
 """
 
 import argparse
@@ -42,6 +53,7 @@ import copy
 import csv
 import ctypes
 import glob
+import importlib.util
 import json
 import math
 import os
@@ -51,9 +63,10 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 BATCH = 128
-THREADS = 2
+THREADS = 2  # default of --threads when OMP_NUM_THREADS is not set
 NETS = ("mlp784", "mlp32", "lenet5")
 TASKS = ("train", "jac", "jacfwd", "jm_full", "jm_top1", "jnorm_rp1")
 DEFAULT_TASKS = ("train", "jac", "jm_full", "jm_top1", "jnorm_rp1")
@@ -139,22 +152,40 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
+def reexec_if_needed(omp_wait_policy):
+    """Run this script again, once, when the process did not start with the environment the peer
+    needs: OMP_WAIT_POLICY (libgomp reads it once, when torch loads it; PASSIVE unless the
+    environment or --omp-wait-policy says otherwise), and Debian's /usr/bin/python3 when the current
+    interpreter (e.g. a pyenv shim) cannot import torch. Returns only when no re-exec is needed."""
+    env = dict(os.environ)
+    if omp_wait_policy == "default":
+        env.pop("OMP_WAIT_POLICY", None)
+    elif omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = omp_wait_policy.upper()
+    else:
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    python = sys.executable
+    system_python = "/usr/bin/python3"
+    if (importlib.util.find_spec("torch") is None and os.path.exists(system_python)
+            and os.path.realpath(sys.executable) != os.path.realpath(system_python)):
+        log(f"compare_pytorch: torch not importable from {sys.executable}; running {system_python}")
+        python = system_python
+    if env.get("OMP_WAIT_POLICY") == os.environ.get("OMP_WAIT_POLICY") and python == sys.executable:
+        return
+    if os.environ.get("JACNET_COMPARE_REEXEC") == "1":  # already re-executed: never loop
+        return
+    env["JACNET_COMPARE_REEXEC"] = "1"
+    os.execve(python, [python, os.path.abspath(__file__)] + sys.argv[1:], env)
+
+
 def import_torch():
-    """Import torch (and functorch); re-exec under Debian's /usr/bin/python3 when the current
-    interpreter (e.g. a pyenv shim) lacks it. Returns (torch, functorch) or (None, None)."""
+    """Import torch (and functorch). Returns (torch, functorch) or (None, None)."""
     try:
         import torch  # noqa: F401
         import functorch  # noqa: F401
         return torch, functorch
     except ImportError:
-        pass
-    system_python = "/usr/bin/python3"
-    if (os.environ.get("JACNET_COMPARE_REEXEC") != "1" and os.path.exists(system_python)
-            and os.path.realpath(sys.executable) != os.path.realpath(system_python)):
-        env = dict(os.environ, JACNET_COMPARE_REEXEC="1")
-        log(f"compare_pytorch: torch not importable from {sys.executable}; retrying with {system_python}")
-        os.execve(system_python, [system_python, os.path.abspath(__file__)] + sys.argv[1:], env)
-    return None, None
+        return None, None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,16 +214,19 @@ def openblas_handle():
     return None, paths
 
 
-def runtime_report(torch):
+def runtime_report(torch, threads):
     lines = []
     lib, paths = openblas_handle()
     if lib is not None:
-        lib.openblas_set_num_threads(THREADS)
+        lib.openblas_set_num_threads(threads)
         lines.append(f"BLAS: {lib.openblas_get_config().decode()}; core {lib.openblas_get_corename().decode()}; "
                      f"{lib.openblas_get_num_threads()} threads")
     blas_info = re.search(r"BLAS_INFO=([^,]+)", torch.__config__.show())
     lines.append(f"torch BLAS_INFO={blas_info.group(1) if blas_info else '?'}; libraries mapped: "
                  + (", ".join(os.path.realpath(p) for p in paths) or "none"))
+    if not any("openblas-pthread" in os.path.realpath(p) for p in paths):
+        lines.append("WARNING: libblas.so.3 is not Debian's libopenblas0-pthread (install it: "
+                     "JACNET_WITH_TORCH=1 scripts/install_deps.sh); PyTorch may not run at its best")
     lines.append(f"oneDNN (mkldnn) available={torch.backends.mkldnn.is_available()} "
                  f"enabled={torch.backends.mkldnn.enabled}; torch intra-op threads={torch.get_num_threads()}")
     env = {k: os.environ.get(k, "unset") for k in
@@ -244,12 +278,20 @@ def unit_directions(torch, batch, k, gen, dtype):
 # PyTorch implementations. Each Jacobian is [B, K, *input_shape].
 
 
-def jac_autograd(torch, net, x, k, create_graph=False):
-    """Batched autograd.grad: rows are independent across samples, so grad of sum_b y[b, i]
-    w.r.t. x gives row i of every sample's Jacobian. One forward, K backward passes."""
+def jac_autograd(torch, net, x, k, create_graph=False, batched=False):
+    """autograd.grad with one-hot seeds: samples are independent, so the vjp of the seed that is
+    the one-hot column i for every sample gives row i of every sample's Jacobian. One forward,
+    then K backward calls with retain_graph (backward_loop), or the K seeds [K, B, K] in one call
+    with is_grads_batched=True (vmap_grad: ATen's batched tensors; ops without a batching rule fall
+    back to a loop inside ATen)."""
     xr = x.detach().requires_grad_(True)
     out = net(xr)
-    rows = [torch.autograd.grad(out[:, i].sum(), xr, retain_graph=create_graph or i + 1 < k,
+    seeds = torch.eye(k, dtype=x.dtype).unsqueeze(1).expand(k, x.shape[0], k).contiguous()
+    if batched:
+        j = torch.autograd.grad(out, xr, seeds, retain_graph=create_graph, create_graph=create_graph,
+                                is_grads_batched=True)[0]
+        return j.transpose(0, 1), out
+    rows = [torch.autograd.grad(out, xr, seeds[i], retain_graph=create_graph or i + 1 < k,
                                 create_graph=create_graph)[0] for i in range(k)]
     return torch.stack(rows, 1), out
 
@@ -283,10 +325,13 @@ def make_losses(torch, functorch):
     def teacher_of(task, T, x, ctx):
         return ctx["teacher"] if "teacher" in ctx else teacher(task, T, x)
 
-    def jm_full_autograd(S, T, x, y, ctx):
+    def jm_full_autograd(S, T, x, y, ctx, batched=False):
         jt = teacher_of("jm_full", T, x, ctx)
-        js, out = jac_autograd(torch, S, x, ctx["k"], create_graph=True)
+        js, out = jac_autograd(torch, S, x, ctx["k"], create_graph=True, batched=batched)
         return F.cross_entropy(out, y) + (jt - js).pow(2).sum() / x.shape[0]
+
+    def jm_full_batched(S, T, x, y, ctx):
+        return jm_full_autograd(S, T, x, y, ctx, batched=True)
 
     def jm_full_functorch(S, T, x, y, ctx):
         jt = teacher_of("jm_full", T, x, ctx)
@@ -314,7 +359,8 @@ def make_losses(torch, functorch):
         return F.cross_entropy(out, y) + 0.5 * k * vj.pow(2).sum() / x.shape[0]
 
     return {
-        "jm_full": {"autograd": jm_full_autograd, "vmap_jacrev": jm_full_functorch},
+        "jm_full": {"backward_loop": jm_full_autograd, "vmap_grad": jm_full_batched,
+                    "vmap_jacrev": jm_full_functorch},
         "jm_top1": {"autograd": jm_top1},
         "jnorm_rp1": {"autograd": jnorm_rp1},
     }, teacher
@@ -345,8 +391,10 @@ def check_close(torch, name, a, b, rtol):
 def check_jacobians(torch, functorch, net_name, S, x, with_jacfwd):
     k = NUM_OUTPUTS[net_name]
     ja, _ = jac_autograd(torch, S, x, k)
+    jb, _ = jac_autograd(torch, S, x, k, batched=True)
     jr = jac_vmap_jacrev(functorch, S, x)
-    notes = [f"vmap(jacrev) vs autograd.grad rel {check_close(torch, net_name + ' jacrev/autograd', jr, ja, 1e-5):.1e}"]
+    notes = [f"vmap(jacrev) vs backward_loop rel {check_close(torch, net_name + ' jacrev/loop', jr, ja, 1e-5):.1e}",
+             f"vmap_grad vs backward_loop rel {check_close(torch, net_name + ' vmap_grad/loop', jb, ja, 1e-5):.1e}"]
     if with_jacfwd:
         jf = jac_vmap_jacfwd(functorch, S, x[:8])
         notes.append(f"vmap(jacfwd) rel {check_close(torch, net_name + ' jacfwd/autograd', jf, ja[:8], 1e-5):.1e}")
@@ -424,31 +472,34 @@ def check_loss_methods(torch, task, methods, net_name, S, T, x, y):
 # Timing
 
 
-def time_fn(fn, warmup, reps, min_reps, budget_s):
-    """Median wall time (ms) of fn() after `warmup` calls; stops after `reps` runs or when
-    `budget_s` seconds are spent and at least `min_reps` runs were made."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < reps:
+def time_fn(fn, repetitions, min_time):
+    """Google Benchmark's scheme with repetitions: one untimed call (set-up: allocator caches,
+    oneDNN primitives), then `repetitions` times: call fn() until `min_time` seconds have passed
+    (at least once) and take the mean wall time per call. Returns (median over the repetitions in
+    ms, number of repetitions, fastest repetition's mean in ms)."""
+    fn()
+    means = []
+    for _ in range(repetitions):
+        n = 0
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= min_reps and time.perf_counter() - start > budget_s:
-            break
-    return 1e3 * statistics.median(times), len(times), 1e3 * min(times)
+        while True:
+            fn()
+            n += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_time:
+                break
+        means.append(elapsed / n)
+    return 1e3 * statistics.median(means), len(means), 1e3 * min(means)
 
 
 def run_pytorch(torch, functorch, args, nets, tasks):
     """Returns {(task, net): (median ms, method, reps, {method: median ms}, min ms)} ."""
     losses, teacher = make_losses(torch, functorch)
     if args.quick:
-        cfg = dict(warmup=1, reps=7, min_reps=3, budget_s=1.0)
-        slow_cfg = dict(warmup=1, reps=1, min_reps=1, budget_s=0.0)
+        cfg = dict(repetitions=3, min_time=0.05)
     else:
-        cfg = dict(warmup=3, reps=args.reps, min_reps=5, budget_s=args.budget)
-        slow_cfg = dict(warmup=1, reps=3, min_reps=1, budget_s=args.budget)
+        cfg = dict(repetitions=args.repetitions, min_time=args.min_time)
+    slow_cfg = dict(repetitions=1, min_time=0.0)  # vmap(jacfwd): seconds per call
     results = {}
     for net_name in nets:
         k = NUM_OUTPUTS[net_name]
@@ -469,7 +520,8 @@ def run_pytorch(torch, functorch, args, nets, tasks):
                 variants["autograd"] = step
             elif task == "jac":
                 variants["vmap_jacrev"] = lambda: jac_vmap_jacrev(functorch, Sj, x)
-                variants["autograd"] = lambda: jac_autograd(torch, Sj, x, k)[0]
+                variants["backward_loop"] = lambda: jac_autograd(torch, Sj, x, k)[0]
+                variants["vmap_grad"] = lambda: jac_autograd(torch, Sj, x, k, batched=True)[0]
             elif task == "jacfwd":
                 variants["vmap_jacfwd"] = lambda: jac_vmap_jacfwd(functorch, Sj, x)
             else:
@@ -490,7 +542,8 @@ def run_pytorch(torch, functorch, args, nets, tasks):
                 c = slow_cfg if task == "jacfwd" else cfg
                 ms, n, fastest = time_fn(fn, **c)
                 per_method[m] = (ms, n, fastest)
-                log(f"[time] {task:9s} {net_name:6s} {m:12s} {ms:10.3f} ms  (median of {n}; min {fastest:.3f})")
+                log(f"[time] {task:9s} {net_name:6s} {m:13s} {ms:10.3f} ms  (median of {n} repetitions; "
+                    f"fastest {fastest:.3f})")
             best = min(per_method, key=lambda m: per_method[m][0])
             results[(task, net_name)] = (per_method[best][0], best, per_method[best][1],
                                          {m: v[0] for m, v in per_method.items()}, per_method[best][2])
@@ -622,6 +675,14 @@ def print_table(rows):
         print("| " + " | ".join(v.ljust(w) for v, w in zip(c, widths)) + " |")
 
 
+def write_json(path, doc):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(path + ".tmp", path)
+    log(f"[out] wrote {path}")
+
+
 def parse_list(s, allowed, what):
     items = [t.strip() for t in s.split(",") if t.strip()]
     bad = [t for t in items if t not in allowed]
@@ -633,14 +694,21 @@ def parse_list(s, allowed, what):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions (1 warm-up, <= 7 runs, ~1 s each)")
+    ap.add_argument("--quick", action="store_true", help="3 repetitions of >= 0.05 s each")
     ap.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help=f"comma list of {', '.join(TASKS)}")
     ap.add_argument("--nets", default=",".join(NETS), help=f"comma list of {', '.join(NETS)}")
     ap.add_argument("--jacfwd", action="store_true", help="also time vmap(jacfwd) (seconds per call)")
     ap.add_argument("--batch", type=int, default=BATCH, help="batch size (default 128)")
-    ap.add_argument("--reps", type=int, default=30, help="max timed runs per measurement (default 30)")
-    ap.add_argument("--budget", type=float, default=5.0, help="seconds per measurement before stopping early")
+    ap.add_argument("--repetitions", type=int, default=5, help="repetitions per measurement (default 5); "
+                    "the median of the repetitions' mean time per call is reported")
+    ap.add_argument("--min-time", type=float, default=0.2,
+                    help="seconds of calls per repetition, at least one call (default 0.2)")
+    default_threads = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() else THREADS
+    ap.add_argument("--threads", type=int, default=default_threads,
+                    help=f"torch and OpenBLAS threads (default: OMP_NUM_THREADS, else {THREADS})")
     ap.add_argument("--out", help="write the table as CSV to this path")
+    ap.add_argument("--json", help="write every method's time and the run's context as JSON to this path "
+                    "(bench/run_all.sh reads it); written with \"installed\": false when torch is missing")
     ap.add_argument("--build-dir", default="./build/bench", help="where bench_mlp, bench_lenet, bench_losses are")
     ap.add_argument("--jacnet-json", action="append",
                     help="Google Benchmark JSON file (or directory of *.json) instead of running the binaries; repeatable")
@@ -658,30 +726,40 @@ def main():
         tasks.append("jacfwd")
     nets = parse_list(args.nets, NETS, "net")
 
-    # libgomp reads OMP_WAIT_POLICY when torch loads it, so set it before the import.
-    if args.omp_wait_policy == "default":
-        os.environ.pop("OMP_WAIT_POLICY", None)
-    elif args.omp_wait_policy:
-        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
-    else:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # libgomp reads OMP_WAIT_POLICY when torch loads it: the process must start with it.
+    reexec_if_needed(args.omp_wait_policy)
     torch, functorch = import_torch()
     if torch is None:
         print("compare_pytorch: PyTorch (python3-torch with functorch) is not installed; skipping the comparison.")
+        if args.json:
+            write_json(args.json, {"installed": False, "context": {}, "results": []})
         return 0
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
+    timing = ("quick" if args.quick else f"median of {args.repetitions} repetitions of >= {args.min_time} s, "
+              "mean per call, after one untimed call; time.perf_counter")
     header = [f"PyTorch {torch.__version__}, functorch {functorch.__version__}, Python {platform.python_version()}, "
-              f"float32, batch {args.batch}, {THREADS} threads, {'quick' if args.quick else 'full'} timing "
-              f"(median of repeated runs after warm-up, time.perf_counter); teacher {args.teacher}"] + runtime_report(torch)
+              f"float32, batch {args.batch}, {args.threads} threads, timing: {timing}; teacher {args.teacher}"]
+    header += runtime_report(torch, args.threads)
     for line in header:
         print("# " + line)
     sys.stdout.flush()
 
+    # is_grads_batched warns once per op that has no batching rule (its ATen fallback is a loop).
+    warnings.filterwarnings("ignore", message="There is a performance drop because we have not yet implemented")
     try:
         results = run_pytorch(torch, functorch, args, nets, tasks)
     except CheckError as e:
         print(f"compare_pytorch: CHECK FAILED: {e}", file=sys.stderr)
         return 1
+    if args.json:
+        write_json(args.json, {
+            "installed": True,
+            "context": {"peer": f"PyTorch {torch.__version__}", "header": header, "threads": args.threads,
+                        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"), "batch": args.batch,
+                        "teacher": args.teacher, "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])},
+            "results": [{"task": t, "net": n, "method": m, "ms": v}
+                        for (t, n), r in results.items() for m, v in r[3].items()],
+        })
     jacnet = load_jacnet(args)
 
     rows = []
