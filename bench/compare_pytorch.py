@@ -575,11 +575,9 @@ def match_benchmark(binary, name):
     return None
 
 
-def parse_benchmark_json(doc, source):
-    """{entry index: (ms, "binary:name")} from one Google Benchmark JSON document (source: its file
-    or binary, used when the document does not name its executable). Uses the median aggregate
-    when repetitions were run, else the mean of the iteration entries; real (wall) time."""
-    binary = binary_stem(doc.get("context", {}).get("executable") or source)
+def benchmark_times(doc):
+    """{run name: ms} of one Google Benchmark JSON document: the median aggregate when repetitions
+    were run, else the mean of the iteration entries; real (wall) time; failed runs left out."""
     per_name = {}
     for b in doc.get("benchmarks", []):
         run_name = b.get("run_name", b.get("name", ""))
@@ -592,13 +590,18 @@ def parse_benchmark_json(doc, source):
                 entry["median"] = ms
         else:
             entry["iter"].append(ms)
+    return {name: e["median"] if e["median"] is not None else statistics.mean(e["iter"])
+            for name, e in per_name.items() if e["median"] is not None or e["iter"]}
+
+
+def parse_benchmark_json(doc, source):
+    """{entry index: (ms, "binary:name")} from one Google Benchmark JSON document (source: its file
+    or binary, used when the document does not name its executable); times of benchmark_times."""
+    binary = binary_stem(doc.get("context", {}).get("executable") or source)
     out = {}
-    for name, e in per_name.items():
+    for name, ms in benchmark_times(doc).items():
         i = match_benchmark(binary, name)
-        if i is None:
-            continue
-        ms = e["median"] if e["median"] is not None else (statistics.mean(e["iter"]) if e["iter"] else None)
-        if ms is not None and i not in out:
+        if i is not None and i not in out:
             out[i] = (ms, f"{binary}:{name}")
     return out
 

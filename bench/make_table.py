@@ -96,27 +96,12 @@ def jacnet_times(directory):
 
 
 def libtorch_times(doc):
-    """{(task, net): {method: ms}} from bench_compare_libtorch's JSON (median aggregates; the mean
-    of the repetitions when it ran without repetitions)."""
-    per = {}
-    for b in doc.get("benchmarks", []):
-        if b.get("error_occurred") or "real_time" not in b:
-            continue
-        parts = b.get("run_name", b.get("name", "")).split("/")
-        if len(parts) < 3:
-            continue
-        ms = float(b["real_time"]) * MS.get(b.get("time_unit", "ns"), 1e-6)
-        entry = per.setdefault(tuple(parts[:3]), {"median": None, "iter": []})
-        if b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                entry["median"] = ms
-        else:
-            entry["iter"].append(ms)
+    """{(task, net): {method: ms}} from bench_compare_libtorch's JSON (names task/net/method)."""
     out = {}
-    for (task, net, method), e in per.items():
-        ms = e["median"] if e["median"] is not None else (statistics.mean(e["iter"]) if e["iter"] else None)
-        if ms is not None:
-            out.setdefault((task, net), {})[method] = ms
+    for name, ms in cp.benchmark_times(doc).items():
+        parts = name.split("/")
+        if len(parts) >= 3:
+            out.setdefault((parts[0], parts[1]), {})[parts[2]] = ms
     return out
 
 
