@@ -14,7 +14,12 @@ One statistic for every figure: the median over the repetitions of the mean wall
 times PyTorch the same way). A figure that was not measured is printed as what happened ("not
 installed", "not built", "failed", "n/a"), never estimated.
 
-usage: python3 bench/make_table.py RESULTS_DIR > RESULTS_DIR/table.md
+A second table lists jacnet's set-up and steady-state counters (first call, allocations and page
+faults per call, workspace bytes per sample) where its benchmarks report them.
+
+usage: python3 bench/make_table.py RESULTS_DIR [--into FILE] > RESULTS_DIR/table.md
+  --into FILE   also replace the lines between "<!-- run_all.sh table -->" and
+                "<!-- end run_all.sh table -->" in FILE with the table (written atomically)
 """
 
 import glob
@@ -35,6 +40,11 @@ TASK_TITLES = {
 }
 NET_TITLES = {"mlp784": "MLP-784", "mlp32": "MLP-32", "lenet5": "LeNet-5"}
 MS = cp._UNIT_MS
+BEGIN, END = "<!-- run_all.sh table -->", "<!-- end run_all.sh table -->"
+SETUP_COUNTERS = (("first_call_ms", "first call ms", "{:.3g}"), ("x_first", "first ÷ steady", "{:.2g}"),
+                  ("allocs_per_iter", "allocations per call", "{:.3g}"),
+                  ("faults_per_iter", "page faults per call", "{:.3g}"),
+                  ("state_bytes_per_sample", "workspace bytes per sample", "{:.0f}"))
 
 
 def read_info(path):
@@ -72,16 +82,20 @@ def read_json(path):
 
 
 def jacnet_times(directory):
-    """{(task, net): (ms, "binary:name")} and the sgemm 512³ rate (GFLOP/s, or None) of one set of
-    jacnet JSON files."""
-    found, sgemm, sgemm_bench = {}, [], []
+    """{(task, net): (ms, "binary:name")}, the sgemm 512³ rate (GFLOP/s, or None) with its source,
+    and {"binary:name": {counter: median}} of one set of jacnet JSON files."""
+    found, sgemm, sgemm_bench, counters = {}, [], [], {}
     for f in sorted(glob.glob(os.path.join(directory, "*.json"))):
         doc = read_json(f)
         if doc is None:
             continue
         for i, v in cp.parse_benchmark_json(doc, f).items():
             found.setdefault(i, v)
+        binary = cp.binary_stem(doc.get("context", {}).get("executable") or f)
         for b in doc.get("benchmarks", []):
+            if b.get("aggregate_name") == "median":
+                counters[f"{binary}:{b.get('run_name', '')}"] = {
+                    k: float(b[k]) for k, _, _ in SETUP_COUNTERS if k in b}
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
                 continue
             if "sgemm_GFLOPs" in b:  # bench/support/sgemm_rate.hpp, one value per process
@@ -92,7 +106,7 @@ def jacnet_times(directory):
                 sgemm_bench.append(2 * 512 ** 3 / (ms * 1e6))
     rate = statistics.median(sgemm) if sgemm else (statistics.median(sgemm_bench) if sgemm_bench else None)
     source = "sgemm_GFLOPs" if sgemm else ("BM_EigenSgemm512" if sgemm_bench else None)
-    return cp.select_jacnet(found, "precomputed"), rate, source
+    return cp.select_jacnet(found, "precomputed"), rate, source, counters
 
 
 def libtorch_times(doc):
@@ -134,15 +148,20 @@ def peer_cell(methods, absent):
 
 
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+    args = sys.argv[1:]
+    into = None
+    if len(args) == 3 and args[1] == "--into":
+        into = args[2]
+        args = args[:1]
+    if len(args) != 1 or args[0] in ("-h", "--help"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    d = sys.argv[1]
+    d = args[0]
     info = read_info(os.path.join(d, "run_info.txt"))
     status = read_status(os.path.join(d, "status.txt"))
     threads = int(info.get("threads", cp.THREADS))
 
-    jn, sgemm, sgemm_src = jacnet_times(os.path.join(d, f"jacnet_t{threads}"))
+    jn, sgemm, sgemm_src, counters = jacnet_times(os.path.join(d, f"jacnet_t{threads}"))
     jn1 = jacnet_times(os.path.join(d, "jacnet_t1"))[0] if threads > 1 else jn
     lt_doc = None if status.get("libtorch") else read_json(os.path.join(d, "libtorch.json"))
     lt_absent = status.get("libtorch") or (None if lt_doc else "failed (no JSON)")
@@ -218,7 +237,45 @@ def main():
     if details:
         out.append("")
         out.append("All peer methods (ms, fastest first): " + "; ".join(details) + ".")
-    print("\n".join(out))
+    setup_rows = []
+    for net in cp.NETS:
+        for task in cp.DEFAULT_TASKS:
+            j = jn.get((task, net))
+            c = counters.get(j[1], {}) if j else {}
+            if c:
+                setup_rows.append([NET_TITLES[net], TASK_TITLES[task]] +
+                                  [fmt_.format(c[k]) if k in c else "–" for k, _, fmt_ in SETUP_COUNTERS])
+    if setup_rows:
+        out.append("")
+        out.append(f"jacnet's set-up and steady state in the same run ({threads} threads; counters of "
+                   "bench/support/timed_run.hpp, median over the repetitions; – = not reported by that benchmark):")
+        out.append("")
+        out.append("| net | task | " + " | ".join(t for _, t, _ in SETUP_COUNTERS) + " |")
+        out.append("|" + "|".join("---" for _ in range(2 + len(SETUP_COUNTERS))) + "|")
+        out += ["| " + " | ".join(r) + " |" for r in setup_rows]
+    text = "\n".join(out)
+    print(text)
+    if into:
+        return replace_between_markers(into, text)
+    return 0
+
+
+def replace_between_markers(path, text):
+    try:
+        with open(path) as f:
+            doc = f.read()
+    except OSError as e:
+        print(f"make_table: cannot read {path}: {e}", file=sys.stderr)
+        return 1
+    a, b = doc.find(BEGIN), doc.find(END)
+    if a < 0 or b < a:
+        print(f"make_table: {path} has no '{BEGIN}' ... '{END}' block; left unchanged", file=sys.stderr)
+        return 1
+    new = doc[:a + len(BEGIN)] + "\n" + text + "\n" + doc[b:]
+    with open(path + ".tmp", "w") as f:
+        f.write(new)
+    os.replace(path + ".tmp", path)
+    print(f"make_table: table written into {path}", file=sys.stderr)
     return 0
 
 

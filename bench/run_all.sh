@@ -2,7 +2,7 @@
 # The one benchmark table: jacnet, libtorch C++ and PyTorch measured in the same run; builds nothing.
 #
 # usage: bench/run_all.sh [-o DIR] [--threads N] [--load] [--quick] [--repetitions R]
-#                         [--min-time S] [BENCH_DIR]
+#                         [--min-time S] [--doc FILE] [BENCH_DIR]
 #   BENCH_DIR        where bench_mlp, bench_lenet, bench_losses (and bench_compare_libtorch, built
 #                    when CMake found libtorch) are (default: ./build/bench)
 #   -o DIR           results directory (default: bench-results/<date>-<time>)
@@ -12,6 +12,8 @@
 #                    stops by itself after 1200 s and is stopped at the end of this script)
 #   --repetitions R  repetitions of every measurement (default 5; --quick: 3)
 #   --min-time S     seconds of calls per repetition (default 0.2; --quick: 0.05)
+#   --doc FILE       also put the table into FILE between "<!-- run_all.sh table -->" and
+#                    "<!-- end run_all.sh table -->" (docs/benchmarks.md)
 #
 # Writes DIR/table.md (printed at the end too; docs/benchmarks.md includes it), the JSON of every
 # program (DIR/jacnet_t<N>/, DIR/jacnet_t1/, DIR/libtorch.json, DIR/pytorch.json), their stderr
@@ -28,9 +30,10 @@ with_load=0
 reps=5
 min_time=0.2
 bench_dir=""
+doc=""
 command_line="bench/run_all.sh $*"
 
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     -o) [[ $# -ge 2 ]] || { echo "run_all.sh: -o needs a directory" >&2; exit 2; }
@@ -46,6 +49,8 @@ while (($#)); do
     --min-time) [[ $# -ge 2 && "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
                   { echo "run_all.sh: --min-time needs a number of seconds" >&2; exit 2; }
                 min_time="$2"; shift 2 ;;
+    --doc) [[ $# -ge 2 && -f "$2" ]] || { echo "run_all.sh: --doc needs an existing file" >&2; exit 2; }
+           doc="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "run_all.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) [[ -z "$bench_dir" ]] || { echo "run_all.sh: one BENCH_DIR only" >&2; exit 2; }
@@ -177,7 +182,9 @@ fi
 stop_load
 echo "load average at end: $(loadavg)" >>"$info"
 
-if python3 "$script_dir/make_table.py" "$out" >"$out/table.md"; then
+table_args=("$out")
+[[ -n "$doc" ]] && table_args+=(--into "$doc")
+if python3 "$script_dir/make_table.py" "${table_args[@]}" >"$out/table.md"; then
   cat "$out/table.md"
 else
   echo "run_all.sh: make_table.py failed" >&2
