@@ -1,0 +1,548 @@
+#pragma once
+// jacnet/ad/recorded.hpp — record a function once, evaluate it and its derivatives at new points.
+//
+//   auto F = jacnet::ad::record(f, x0);      // runs f once on tracing scalars at x0
+//   F.value(x)  F.gradient(x)  F.jacfwd(x)  F.jacrev(x)  F.hvp(x, u)  F.hessian(x)
+//   F.eval(x)                                  // generic: F itself can be handed to any driver
+//
+// Recording: f (generic over its scalar, as for the drivers) is called once with
+// Traced<T> inputs. Every elementary operation appends one instruction (operation, operand slots,
+// constants) to a program; the outputs are slots of that program. The program is then replayed,
+// with no call of f: in T for values, in Dual<T, K> for forward Jacobians, in Var<T> (this
+// thread's tape, one sweep or vector sweeps) for gradients and reverse Jacobians, in
+// Dual<Var<T>, 1> for Hessian-vector products — the same drivers and derivative rules as for f.
+// What replay removes is f's own overhead (Eigen temporaries, loops, control flow, calls).
+//
+// Control flow. A comparison of traced values (x < y, x == 0.5, ...) decides a branch of f while
+// it is recorded; the program holds only the branch taken. So every comparison is recorded with
+// its outcome (as CppAD's comparison operators do), and every replay re-evaluates it at the new
+// point: if an outcome differs, the point lies on another branch of f and the replay throws
+// jacnet::BranchError naming the comparison, the recorded and the new outcome (record f again at
+// that point). same_branches(x) tests this without throwing. Functions with kinks inside one
+// operation (abs, max, min, relu, ...) need no comparison: the operation itself is replayed and
+// picks its side at each point. Integer logic on values (casts to int, array indices from
+// values) is NOT seen by the tracer: such a function must not be recorded.
+//
+// Threads: a Recorded is immutable after record(); every const member may run from several
+// threads at once (each replay has its own buffers, reverse modes use the calling thread's tape).
+// record() itself uses a thread-local program builder, one recording per thread at a time.
+#include <Eigen/Core>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "jacnet/ad/drivers.hpp"
+#include "jacnet/ad/dual.hpp"
+#include "jacnet/ad/elementary.hpp"
+#include "jacnet/ad/scalar_traits.hpp"
+#include "jacnet/ad/var.hpp"
+#include "jacnet/core/error.hpp"
+
+namespace jacnet {
+
+/// A replay of a recorded function reached a comparison whose outcome differs from the recording.
+struct BranchError : Error {
+  using Error::Error;
+};
+
+namespace ad {
+
+enum class Op : std::uint8_t {
+  Add, Sub, Mul, Div, Neg, Exp, Log, Log1p, Expm1, Sqrt, Cbrt, Abs, Sin, Cos, Tan, Tanh,
+  Sigmoid, Softplus, Erf, Erfc, Relu, LeakyRelu, Elu, Gelu, Pow, Atan2, Hypot, Max, Min, Compare
+};
+enum class Cmp : std::uint8_t { Lt, Le, Gt, Ge, Eq, Ne };
+
+namespace detail {
+
+inline constexpr std::uint32_t kConst = std::numeric_limits<std::uint32_t>::max();
+
+/// One instruction: result slot = n_inputs + its position; operands are slots, or kConst with the
+/// value in ca/cb. `par` holds an extra parameter (leaky_relu slope, elu alpha); Compare keeps the
+/// comparison in `cmp` and the recorded outcome in `outcome`.
+template <class T>
+struct Instr {
+  Op op;
+  Cmp cmp = Cmp::Lt;
+  bool outcome = false;
+  std::uint32_t a = kConst, b = kConst;
+  T ca = T(0), cb = T(0), par = T(0);
+};
+
+template <class T>
+struct Program {
+  std::uint32_t n_inputs = 0;
+  std::vector<Instr<T>> code;
+};
+
+template <class T>
+inline thread_local Program<T>* active_program = nullptr;
+
+inline const char* cmp_name(Cmp c) {
+  constexpr const char* names[] = {"<", "<=", ">", ">=", "==", "!="};
+  return names[static_cast<int>(c)];
+}
+template <class X, class Y>
+bool compare(Cmp c, const X& x, const Y& y) {
+  switch (c) {
+    case Cmp::Lt: return x < y;
+    case Cmp::Le: return x <= y;
+    case Cmp::Gt: return x > y;
+    case Cmp::Ge: return x >= y;
+    case Cmp::Eq: return x == y;
+    case Cmp::Ne: return x != y;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+/// The tracing scalar of record(): a value and its slot in the program being recorded (or a
+/// constant, on no program). Only for use inside record().
+template <class T>
+class Traced {
+  static_assert(std::is_floating_point_v<T>, "jacnet::ad::Traced<T>: T must be float or double");
+
+ public:
+  using value_type = T;
+  Traced() = default;
+  Traced(T v) : v_(v) {}  // NOLINT: a constant, like a number
+  template <class R>
+    requires(std::is_arithmetic_v<R> && !std::is_same_v<R, T>)
+  Traced(R v) : v_(static_cast<T>(v)) {}  // NOLINT
+  T value() const { return v_; }
+  std::uint32_t slot() const { return slot_; }
+  bool is_constant() const { return slot_ == detail::kConst; }
+
+  /// Appends instruction I (operands already set) with value v; constant operands only → constant.
+  static Traced emit(detail::Instr<T> I, T v) {
+    if (I.a == detail::kConst && I.b == detail::kConst) return Traced(v);
+    detail::Program<T>* p = detail::active_program<T>;
+    JACNET_CHECK(p != nullptr, ValueError, "jacnet::ad::Traced",
+                 "a traced value was used outside jacnet::ad::record()");
+    p->code.push_back(I);
+    Traced r(v);
+    r.slot_ = p->n_inputs + static_cast<std::uint32_t>(p->code.size() - 1);
+    return r;
+  }
+  static Traced input(T v, std::uint32_t slot) {
+    Traced r(v);
+    r.slot_ = slot;
+    return r;
+  }
+
+  Traced& operator+=(const Traced& o) { return *this = *this + o; }
+  Traced& operator-=(const Traced& o) { return *this = *this - o; }
+  Traced& operator*=(const Traced& o) { return *this = *this * o; }
+  Traced& operator/=(const Traced& o) { return *this = *this / o; }
+
+ private:
+  T v_ = T(0);
+  std::uint32_t slot_ = detail::kConst;
+};
+
+namespace detail {
+template <class T>
+Instr<T> instr(Op op, const Traced<T>& a) {
+  Instr<T> I{op};
+  if (a.is_constant()) I.ca = a.value(); else I.a = a.slot();
+  return I;
+}
+template <class T>
+Instr<T> instr(Op op, const Traced<T>& a, const Traced<T>& b) {
+  Instr<T> I = instr(op, a);
+  if (b.is_constant()) I.cb = b.value(); else I.b = b.slot();
+  return I;
+}
+template <class T>
+bool record_compare(Cmp c, const Traced<T>& a, const Traced<T>& b) {
+  const bool r = compare(c, a.value(), b.value());
+  Instr<T> I = instr(Op::Compare, a, b);
+  I.cmp = c;
+  I.outcome = r;
+  Traced<T>::emit(I, T(0));
+  return r;
+}
+}  // namespace detail
+
+// Every operation: the value now, the instruction for replay. Mixed with plain numbers through
+// Traced's implicit constructor (overloads below take both sides as Traced<T>).
+#define JACNET_TRACED_BINARY(NAME, OP, EXPR)                                                      \
+  template <class T>                                                                              \
+  Traced<T> NAME(const Traced<T>& a, const Traced<T>& b) {                                        \
+    using std::pow, std::atan2, std::hypot;                                                       \
+    const T x = a.value(), y = b.value();                                                         \
+    return Traced<T>::emit(detail::instr(Op::OP, a, b), EXPR);                                    \
+  }                                                                                               \
+  template <class T, class R>                                                                     \
+    requires std::is_arithmetic_v<R>                                                              \
+  Traced<T> NAME(const Traced<T>& a, R b) {                                                       \
+    return NAME(a, Traced<T>(static_cast<T>(b)));                                                 \
+  }                                                                                               \
+  template <class T, class R>                                                                     \
+    requires std::is_arithmetic_v<R>                                                              \
+  Traced<T> NAME(R a, const Traced<T>& b) {                                                       \
+    return NAME(Traced<T>(static_cast<T>(a)), b);                                                 \
+  }
+JACNET_TRACED_BINARY(operator+, Add, x + y)
+JACNET_TRACED_BINARY(operator-, Sub, x - y)
+JACNET_TRACED_BINARY(operator*, Mul, x * y)
+JACNET_TRACED_BINARY(operator/, Div, x / y)
+JACNET_TRACED_BINARY(pow, Pow, pow(x, y))
+JACNET_TRACED_BINARY(atan2, Atan2, atan2(x, y))
+JACNET_TRACED_BINARY(hypot, Hypot, hypot(x, y))
+JACNET_TRACED_BINARY(max, Max, (jacnet::deriv::max_d1_first(x, y) != T(0) ? x : y))
+JACNET_TRACED_BINARY(min, Min, (jacnet::deriv::min_d1_first(x, y) != T(0) ? x : y))
+JACNET_TRACED_BINARY(fmax, Max, (jacnet::deriv::max_d1_first(x, y) != T(0) ? x : y))
+JACNET_TRACED_BINARY(fmin, Min, (jacnet::deriv::min_d1_first(x, y) != T(0) ? x : y))
+#undef JACNET_TRACED_BINARY
+
+#define JACNET_TRACED_UNARY(NAME, OP, EXPR)                             \
+  template <class T>                                                    \
+  Traced<T> NAME(const Traced<T>& a) {                                  \
+    const T x = a.value();                                              \
+    return Traced<T>::emit(detail::instr(Op::OP, a), EXPR);             \
+  }
+JACNET_TRACED_UNARY(operator-, Neg, -x)
+JACNET_TRACED_UNARY(exp, Exp, std::exp(x))
+JACNET_TRACED_UNARY(log, Log, std::log(x))
+JACNET_TRACED_UNARY(log1p, Log1p, std::log1p(x))
+JACNET_TRACED_UNARY(expm1, Expm1, std::expm1(x))
+JACNET_TRACED_UNARY(sqrt, Sqrt, std::sqrt(x))
+JACNET_TRACED_UNARY(cbrt, Cbrt, std::cbrt(x))
+JACNET_TRACED_UNARY(abs, Abs, std::abs(x))
+JACNET_TRACED_UNARY(fabs, Abs, std::abs(x))
+JACNET_TRACED_UNARY(sin, Sin, std::sin(x))
+JACNET_TRACED_UNARY(cos, Cos, std::cos(x))
+JACNET_TRACED_UNARY(tan, Tan, std::tan(x))
+JACNET_TRACED_UNARY(tanh, Tanh, std::tanh(x))
+JACNET_TRACED_UNARY(sigmoid, Sigmoid, jacnet::sigmoid(x))
+JACNET_TRACED_UNARY(softplus, Softplus, jacnet::softplus(x))
+JACNET_TRACED_UNARY(erf, Erf, std::erf(x))
+JACNET_TRACED_UNARY(erfc, Erfc, std::erfc(x))
+JACNET_TRACED_UNARY(relu, Relu, jacnet::relu(x))
+JACNET_TRACED_UNARY(gelu, Gelu, jacnet::gelu(x))
+#undef JACNET_TRACED_UNARY
+template <class T>
+Traced<T> operator+(const Traced<T>& a) {
+  return a;
+}
+template <class T>
+Traced<T> leaky_relu(const Traced<T>& a, T slope = T(0.01)) {
+  detail::Instr<T> I = detail::instr(Op::LeakyRelu, a);
+  I.par = slope;
+  return Traced<T>::emit(I, jacnet::leaky_relu(a.value(), slope));
+}
+template <class T>
+Traced<T> elu(const Traced<T>& a, T alpha = T(1)) {
+  detail::Instr<T> I = detail::instr(Op::Elu, a);
+  I.par = alpha;
+  return Traced<T>::emit(I, jacnet::elu(a.value(), alpha));
+}
+
+// Comparisons: on values, recorded with their outcome (checked again at every replay).
+#define JACNET_TRACED_COMPARE(OPR, C)                                        \
+  template <class T>                                                         \
+  bool operator OPR(const Traced<T>& a, const Traced<T>& b) {                \
+    return detail::record_compare(Cmp::C, a, b);                             \
+  }                                                                          \
+  template <class T, class R>                                                \
+    requires std::is_arithmetic_v<R>                                         \
+  bool operator OPR(const Traced<T>& a, R b) {                               \
+    return detail::record_compare(Cmp::C, a, Traced<T>(static_cast<T>(b)));  \
+  }                                                                          \
+  template <class T, class R>                                                \
+    requires std::is_arithmetic_v<R>                                         \
+  bool operator OPR(R a, const Traced<T>& b) {                               \
+    return detail::record_compare(Cmp::C, Traced<T>(static_cast<T>(a)), b); \
+  }
+JACNET_TRACED_COMPARE(<, Lt)
+JACNET_TRACED_COMPARE(<=, Le)
+JACNET_TRACED_COMPARE(>, Gt)
+JACNET_TRACED_COMPARE(>=, Ge)
+JACNET_TRACED_COMPARE(==, Eq)
+JACNET_TRACED_COMPARE(!=, Ne)
+#undef JACNET_TRACED_COMPARE
+
+template <class T>
+bool isfinite(const Traced<T>& a) {
+  return std::isfinite(a.value());
+}
+template <class T>
+bool isnan(const Traced<T>& a) {
+  return std::isnan(a.value());
+}
+template <class T>
+bool isinf(const Traced<T>& a) {
+  return std::isinf(a.value());
+}
+
+/// A recorded function (see the file comment). T is float or double.
+template <class T>
+class Recorded {
+ public:
+  Recorded(detail::Program<T> prog, std::vector<std::uint32_t> out_slot, std::vector<T> out_const,
+           bool scalar)
+      : prog_(std::move(prog)),
+        out_slot_(std::move(out_slot)),
+        out_const_(std::move(out_const)),
+        scalar_(scalar) {}
+
+  Index inputs() const { return prog_.n_inputs; }
+  Index outputs() const { return static_cast<Index>(out_slot_.size()); }
+  /// Number of recorded instructions (operations and comparisons).
+  std::size_t size() const { return prog_.code.size(); }
+  /// Number of recorded comparisons (branch points).
+  std::size_t comparisons() const {
+    std::size_t c = 0;
+    for (const auto& I : prog_.code) c += I.op == Op::Compare;
+    return c;
+  }
+  bool scalar_output() const { return scalar_; }
+
+  /// The program evaluated at x in any scalar S (T, Dual, Var, Dual<Var>, ...): a vector of the m
+  /// outputs. Throws BranchError when a comparison's outcome differs from the recording.
+  template <class S>
+  Vector<S> eval(const Vector<S>& x) const {
+    check_size(x.size(), "Recorded::eval");
+    std::vector<S> w(prog_.n_inputs + prog_.code.size());
+    for (std::uint32_t i = 0; i < prog_.n_inputs; ++i) w[i] = x(i);
+    run(w);
+    Vector<S> y(outputs());
+    for (Index k = 0; k < outputs(); ++k) {
+      const std::uint32_t s = out_slot_[std::size_t(k)];
+      y(k) = s == detail::kConst ? jacnet::detail::constant_of<S>(out_const_[std::size_t(k)])
+                                 : w[s];
+    }
+    return y;
+  }
+  /// Generic call: a Recorded is itself a valid f for every driver (a vector function; the
+  /// scalar drivers accept its size-1 result).
+  template <class V>
+  auto operator()(const V& x) const {
+    using S = typename std::decay_t<V>::Scalar;
+    return eval(Vector<S>(x));
+  }
+
+  Vector<T> value(const Vector<T>& x) const { return eval(x); }
+  /// f and ∇f (scalar f): one replay on this thread's tape and one reverse sweep.
+  GradientResult<T> gradient(const Vector<T>& x) const {
+    require_scalar("Recorded::gradient");
+    return jacnet::gradient([this](const auto& v) { return first(v); }, x);
+  }
+  /// Jacobian by forward sweeps: ⌈n/K⌉ replays in Dual<T, K>.
+  template <int K = 8>
+  Matrix<T> jacfwd(const Vector<T>& x) const {
+    return jacnet::jacfwd<K>([this](const auto& v) { return eval(v); }, x);
+  }
+  /// Jacobian by reverse sweeps: one replay on this thread's tape, ⌈m/rev_chunk⌉ vector sweeps.
+  Matrix<T> jacrev(const Vector<T>& x, const JacobianOptions& opts = {}) const {
+    return jacnet::jacrev([this](const auto& v) { return eval(v); }, x, opts);
+  }
+  /// f, ∇f and ∇²f·u (scalar f): one replay in Dual<Var<T>, 1> and two sweeps.
+  HvpResult<T> hvp(const Vector<T>& x, const Vector<T>& u) const {
+    require_scalar("Recorded::hvp");
+    return jacnet::hvp([this](const auto& v) { return first(v); }, x, u);
+  }
+  /// f, ∇f and ∇²f (scalar f).
+  template <int K = 8>
+  HessianResult<T> hessian(const Vector<T>& x) const {
+    require_scalar("Recorded::hessian");
+    return jacnet::hessian<K>([this](const auto& v) { return first(v); }, x);
+  }
+  /// Whether every recorded comparison has its recorded outcome at x (x is on the recorded branch).
+  bool same_branches(const Vector<T>& x) const {
+    check_size(x.size(), "Recorded::same_branches");
+    try {
+      (void)eval(x);
+      return true;
+    } catch (const BranchError&) {
+      return false;
+    }
+  }
+
+ private:
+  template <class S>
+  S first(const Vector<S>& x) const {
+    return eval(x)(0);
+  }
+  void require_scalar(const char* where) const {
+    JACNET_CHECK(outputs() == 1, ShapeError, where, "the recorded function has ", outputs(),
+                 " outputs; gradient/hvp/hessian need a scalar function");
+  }
+  void check_size(Index n, const char* where) const {
+    JACNET_CHECK(n == inputs(), ShapeError, where, "x has size ", n, ", the function was recorded "
+                 "with ", inputs(), " inputs");
+  }
+
+  // w holds the inputs in its first n_inputs slots; run() fills the rest.
+  template <class S>
+  void run(std::vector<S>& w) const {
+    using std::abs, std::exp, std::log, std::log1p, std::expm1, std::sqrt, std::cbrt, std::sin,
+        std::cos, std::tan, std::tanh, std::erf, std::erfc, std::pow, std::atan2, std::hypot,
+        std::max, std::min;
+    using jacnet::sigmoid, jacnet::softplus, jacnet::relu, jacnet::gelu, jacnet::leaky_relu,
+        jacnet::elu;
+    const std::uint32_t n0 = prog_.n_inputs;
+    for (std::size_t k = 0; k < prog_.code.size(); ++k) {
+      const detail::Instr<T>& I = prog_.code[k];
+      S& out = w[n0 + k];
+      // Unary: u is the operand (a constant operand cannot occur: it would have been folded).
+      const auto un = [&](auto&& f) { out = S(f(w[I.a])); };
+      // Binary: a constant side is passed as a plain T (cheaper mixed overloads, no tape entry).
+      const auto bin = [&](auto&& f) {
+        if (I.a == detail::kConst)
+          out = S(f(I.ca, w[I.b]));
+        else if (I.b == detail::kConst)
+          out = S(f(w[I.a], I.cb));
+        else
+          out = S(f(w[I.a], w[I.b]));
+      };
+      switch (I.op) {
+        case Op::Add: bin([](const auto& x, const auto& y) { return x + y; }); break;
+        case Op::Sub: bin([](const auto& x, const auto& y) { return x - y; }); break;
+        case Op::Mul: bin([](const auto& x, const auto& y) { return x * y; }); break;
+        case Op::Div: bin([](const auto& x, const auto& y) { return x / y; }); break;
+        case Op::Pow: bin([](const auto& x, const auto& y) { return pow(x, y); }); break;
+        case Op::Atan2: bin([](const auto& x, const auto& y) { return atan2(x, y); }); break;
+        case Op::Hypot: bin([](const auto& x, const auto& y) { return hypot(x, y); }); break;
+        case Op::Max: bin([](const auto& x, const auto& y) { return max_first(x, y); }); break;
+        case Op::Min: bin([](const auto& x, const auto& y) { return min_first(x, y); }); break;
+        case Op::Neg: un([](const auto& x) { return -x; }); break;
+        case Op::Exp: un([](const auto& x) { return exp(x); }); break;
+        case Op::Log: un([](const auto& x) { return log(x); }); break;
+        case Op::Log1p: un([](const auto& x) { return log1p(x); }); break;
+        case Op::Expm1: un([](const auto& x) { return expm1(x); }); break;
+        case Op::Sqrt: un([](const auto& x) { return sqrt(x); }); break;
+        case Op::Cbrt: un([](const auto& x) { return cbrt(x); }); break;
+        case Op::Abs: un([](const auto& x) { return abs(x); }); break;
+        case Op::Sin: un([](const auto& x) { return sin(x); }); break;
+        case Op::Cos: un([](const auto& x) { return cos(x); }); break;
+        case Op::Tan: un([](const auto& x) { return tan(x); }); break;
+        case Op::Tanh: un([](const auto& x) { return tanh(x); }); break;
+        case Op::Sigmoid: un([](const auto& x) { return sigmoid(x); }); break;
+        case Op::Softplus: un([](const auto& x) { return softplus(x); }); break;
+        case Op::Erf: un([](const auto& x) { return erf(x); }); break;
+        case Op::Erfc: un([](const auto& x) { return erfc(x); }); break;
+        case Op::Relu: un([](const auto& x) { return relu(x); }); break;
+        case Op::Gelu: un([](const auto& x) { return gelu(x); }); break;
+        case Op::LeakyRelu: un([&](const auto& x) { return leaky_relu(x, I.par); }); break;
+        case Op::Elu: un([&](const auto& x) { return elu(x, I.par); }); break;
+        case Op::Compare: {
+          const T x = I.a == detail::kConst ? I.ca : value_of(w[I.a]);
+          const T y = I.b == detail::kConst ? I.cb : value_of(w[I.b]);
+          const bool now = detail::compare(I.cmp, x, y);
+          JACNET_CHECK(now == I.outcome, BranchError, "jacnet::ad::Recorded",
+                       "comparison #", comparison_number(k), " (instruction ", k, ": ", x, " ",
+                       detail::cmp_name(I.cmp), " ", y, ") is ", now ? "true" : "false",
+                       " at this point but was ", I.outcome ? "true" : "false",
+                       " when recorded: f takes another branch here; record it again at this "
+                       "point");
+          break;
+        }
+      }
+    }
+  }
+  // max/min with ties to the first argument on every scalar (std::max does the same for T).
+  template <class X, class Y>
+  static auto max_first(const X& x, const Y& y) {
+    if constexpr (std::is_arithmetic_v<X> && std::is_arithmetic_v<Y>)
+      return x < y ? y : x;
+    else
+      return max(x, y);
+  }
+  template <class X, class Y>
+  static auto min_first(const X& x, const Y& y) {
+    if constexpr (std::is_arithmetic_v<X> && std::is_arithmetic_v<Y>)
+      return y < x ? y : x;
+    else
+      return min(x, y);
+  }
+  std::size_t comparison_number(std::size_t k) const {
+    std::size_t c = 0;
+    for (std::size_t i = 0; i < k; ++i) c += prog_.code[i].op == Op::Compare;
+    return c;
+  }
+
+  detail::Program<T> prog_;
+  std::vector<std::uint32_t> out_slot_;
+  std::vector<T> out_const_;
+  bool scalar_;
+};
+
+/// Records f at x0 (see the file comment): f is called once with Traced<T> inputs.
+template <class F, class DX>
+Recorded<typename DX::Scalar> record(F&& f, const Eigen::MatrixBase<DX>& x0) {
+  using T = typename DX::Scalar;
+  using Tr = Traced<T>;
+  static_assert(std::is_floating_point_v<T>, "jacnet::ad::record: x0 must hold float or double");
+  jacnet::detail::require_generic<std::remove_reference_t<F>, Tr>();
+  jacnet::detail::check_input(x0, "jacnet::ad::record");
+  JACNET_CHECK(detail::active_program<T> == nullptr, ValueError, "jacnet::ad::record",
+               "record() called while f is being recorded on this thread (recordings do not nest)");
+  detail::Program<T> prog;
+  prog.n_inputs = static_cast<std::uint32_t>(x0.size());
+  struct Guard {
+    detail::Program<T>*& slot;
+    ~Guard() { slot = nullptr; }
+  } guard{detail::active_program<T>};
+  detail::active_program<T> = &prog;
+  Vector<Tr> x(x0.size());
+  for (Index i = 0; i < x0.size(); ++i) x(i) = Tr::input(x0(i), static_cast<std::uint32_t>(i));
+  using R = std::invoke_result_t<std::remove_reference_t<F>&, const Vector<Tr>&>;
+  const bool scalar = !jacnet::detail::is_eigen_v<R>;
+  const Vector<Tr> y = jacnet::detail::eval_vector(f, x);
+  detail::active_program<T> = nullptr;
+  std::vector<std::uint32_t> slots(std::size_t(y.size()));
+  std::vector<T> consts(std::size_t(y.size()));
+  for (Index k = 0; k < y.size(); ++k) {
+    slots[std::size_t(k)] = y(k).slot();
+    consts[std::size_t(k)] = y(k).value();
+  }
+  return Recorded<T>(std::move(prog), std::move(slots), std::move(consts), scalar);
+}
+
+}  // namespace ad
+
+namespace detail {
+template <class T>
+struct ad_traits<ad::Traced<T>> {
+  static constexpr bool is_ad = true;
+  static constexpr bool tape = true;  // records into a thread-local program: Eigen must stay serial
+};
+}  // namespace detail
+
+/// Traced provides its own sigmoid/softplus/relu/leaky_relu/elu/gelu.
+template <class T>
+struct custom_elementary<ad::Traced<T>> : std::true_type {};
+
+}  // namespace jacnet
+
+namespace Eigen {
+template <class T>
+struct NumTraits<jacnet::ad::Traced<T>> : NumTraits<T> {
+  using Real = jacnet::ad::Traced<T>;
+  using NonInteger = jacnet::ad::Traced<T>;
+  using Nested = jacnet::ad::Traced<T>;
+  using Literal = jacnet::ad::Traced<T>;
+  enum {
+    IsComplex = 0,
+    IsInteger = 0,
+    IsSigned = 1,
+    RequireInitialization = 1,
+    ReadCost = 1,
+    AddCost = 2,
+    MulCost = 2
+  };
+  static Real epsilon() { return Real(NumTraits<T>::epsilon()); }
+  static Real dummy_precision() { return Real(NumTraits<T>::dummy_precision()); }
+  static Real highest() { return Real(NumTraits<T>::highest()); }
+  static Real lowest() { return Real(NumTraits<T>::lowest()); }
+  static Real infinity() { return Real(NumTraits<T>::infinity()); }
+  static Real quiet_NaN() { return Real(NumTraits<T>::quiet_NaN()); }
+};
+}  // namespace Eigen

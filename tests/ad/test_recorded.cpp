@@ -1,0 +1,234 @@
+// Tests of jacnet/ad/recorded.hpp: a function recorded once at x0 and replayed at new points.
+// Value, gradient, forward and reverse Jacobians, Hessian and Hessian-vector products at points
+// other than x0, each against the analytic derivative, central differences in double, and the
+// drivers applied to f itself; comparisons recorded and re-checked (BranchError on another
+// branch, same_branches()); kinks replayed per point (abs, max); const replay from several
+// OpenMP threads at once; misuse errors.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "jacnet/ad/recorded.hpp"
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+using jacnet::Vector;
+
+namespace {
+
+template <class X>
+using scalar_t = typename std::decay_t<X>::Scalar;
+
+/// Logistic-regression negative log-likelihood with a ridge term, written with Eigen:
+///   L(w) = Σ_i softplus(z_i) − y_i z_i + ½ λ‖w‖²,  z = X w;
+///   ∇L = Xᵀ(σ(z) − y) + λ w,  ∇²L = Xᵀ diag(σ(z)(1 − σ(z))) X + λ I.
+struct Logistic {
+  MatrixXd X;
+  VectorXd y;
+  double lambda = 0.1;
+  Logistic() : X(20, 4), y(20) {
+    for (Index i = 0; i < 20; ++i) {
+      for (Index j = 0; j < 4; ++j) X(i, j) = std::sin(0.3 + 1.7 * double(i) - 0.9 * double(j));
+      y(i) = (i % 3 == 0) ? 1.0 : 0.0;
+    }
+  }
+  template <class V>
+  scalar_t<V> operator()(const V& w) const {
+    using S = scalar_t<V>;
+    using jacnet::softplus;
+    const Vector<S> z = X * w;
+    S s = 0.5 * lambda * w.squaredNorm();
+    for (Index i = 0; i < z.size(); ++i) s += softplus(z(i)) - y(i) * z(i);
+    return s;
+  }
+  VectorXd grad(const VectorXd& w) const {
+    const VectorXd z = X * w;
+    VectorXd r(z.size());
+    for (Index i = 0; i < z.size(); ++i) r(i) = 1 / (1 + std::exp(-z(i))) - y(i);
+    return X.transpose() * r + lambda * w;
+  }
+  MatrixXd hess(const VectorXd& w) const {
+    const VectorXd z = X * w;
+    VectorXd d(z.size());
+    for (Index i = 0; i < z.size(); ++i) {
+      const double s = 1 / (1 + std::exp(-z(i)));
+      d(i) = s * (1 - s);
+    }
+    return X.transpose() * d.asDiagonal() * X + lambda * MatrixXd::Identity(4, 4);
+  }
+};
+
+template <class F>
+VectorXd fd_gradient(const F& f, const VectorXd& x, double h = 1e-6) {
+  VectorXd g(x.size());
+  for (Index i = 0; i < x.size(); ++i) {
+    VectorXd p = x, m = x;
+    p(i) += h;
+    m(i) -= h;
+    g(i) = (f(p) - f(m)) / (2 * h);
+  }
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("recorded scalar function: value and derivatives at new points, three ways",
+          "[ad][recorded]") {
+  const Logistic L;
+  const VectorXd x0{{0.1, -0.2, 0.3, 0.05}};
+  const auto F = jacnet::ad::record(L, x0);
+  CHECK(F.inputs() == 4);
+  CHECK(F.outputs() == 1);
+  CHECK(F.comparisons() == 0);  // softplus's branch is inside one operation
+  for (const VectorXd& x : {VectorXd{{0.7, 0.4, -1.1, 0.2}}, VectorXd{{-0.3, 1.5, 0.2, -0.8}}}) {
+    const VectorXd ga = L.grad(x);
+    const MatrixXd Ha = L.hess(x);
+    CHECK(F.value(x)(0) == Approx(L(x)).epsilon(1e-14));
+    const auto g = F.gradient(x);
+    CHECK(g.value == Approx(L(x)).epsilon(1e-14));
+    CHECK((g.gradient - ga).norm() <= 1e-13 * ga.norm());
+    CHECK((g.gradient - fd_gradient([&](const VectorXd& v) { return L(v); }, x)).norm() <=
+          1e-7 * ga.norm());
+    CHECK((g.gradient - jacnet::gradient(L, x).gradient).norm() <= 1e-14 * ga.norm());
+    const VectorXd jf = F.jacfwd<3>(x).transpose();
+    const VectorXd jr = F.jacrev(x).transpose();
+    CHECK((jf - ga).norm() <= 1e-13 * ga.norm());
+    CHECK((jr - ga).norm() <= 1e-13 * ga.norm());
+    const auto h = F.hessian(x);
+    CHECK((h.hessian - Ha).norm() <= 1e-13 * Ha.norm());
+    MatrixXd Hfd(4, 4);
+    for (Index j = 0; j < 4; ++j) {
+      VectorXd p = x, m = x;
+      p(j) += 1e-6;
+      m(j) -= 1e-6;
+      Hfd.col(j) = (L.grad(p) - L.grad(m)) / 2e-6;
+    }
+    CHECK((h.hessian - Hfd).norm() <= 1e-7 * Ha.norm());
+    const VectorXd u{{1.0, -2.0, 0.5, 0.25}};
+    const auto hv = F.hvp(x, u);
+    CHECK((hv.hvp - Ha * u).norm() <= 1e-13 * (Ha * u).norm());
+    CHECK((hv.hvp - jacnet::hvp(L, x, u).hvp).norm() <= 1e-14 * (Ha * u).norm());
+    // A Recorded is itself a valid f for the drivers.
+    CHECK((jacnet::gradient(F, x).gradient - ga).norm() <= 1e-13 * ga.norm());
+  }
+}
+
+TEST_CASE("recorded vector function: jacfwd == jacrev == analytic == FD", "[ad][recorded]") {
+  // ODE sensitivities: 10 explicit Euler steps of y' = −k y + sin(y_other), x = (y1(0), y2(0), k).
+  const auto ode = [](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    using std::sin;
+    S y1 = x(0), y2 = x(1);
+    const S k = x(2);
+    for (int s = 0; s < 10; ++s) {
+      const S d1 = -k * y1 + sin(y2), d2 = -k * y2 + sin(y1);
+      y1 += 0.05 * d1;
+      y2 += 0.05 * d2;
+    }
+    Vector<S> r(2);
+    r << y1, y2;
+    return r;
+  };
+  const VectorXd x0{{1.0, 0.5, 0.3}}, x{{0.8, -0.2, 0.6}};
+  const auto F = jacnet::ad::record(ode, x0);
+  CHECK(F.outputs() == 2);
+  CHECK(F.comparisons() == 0);
+  const MatrixXd J = jacnet::jacfwd(ode, x);  // the drivers on f itself
+  const MatrixXd Jf = F.jacfwd(x), Jr = F.jacrev(x);
+  MatrixXd Jfd(2, 3);
+  for (Index j = 0; j < 3; ++j) {
+    VectorXd p = x, m = x;
+    p(j) += 1e-6;
+    m(j) -= 1e-6;
+    Jfd.col(j) = (ode(p) - ode(m)) / 2e-6;
+  }
+  CHECK((Jf - J).norm() <= 1e-14 * J.norm());
+  CHECK((Jr - J).norm() <= 1e-14 * J.norm());
+  CHECK((Jf - Jfd).norm() <= 1e-8 * J.norm());
+  CHECK((F.value(x) - ode(x)).norm() <= 1e-15 * ode(x).norm());
+  // Analytic: at y(0) = 0 the state stays 0, so ∂y/∂k = 0 and each step is linear,
+  // δ ← M δ with M = [[1 − hk, h], [h, 1 − hk]] (cos 0 = 1): J = M¹⁰ = ½[[a+b, a−b], [a−b, a+b]],
+  // a = (1 − hk + h)¹⁰, b = (1 − hk − h)¹⁰.
+  const VectorXd z{{0.0, 0.0, 0.6}};
+  const MatrixXd Jz = F.jacrev(z);
+  const double a = std::pow(1 - 0.05 * 0.6 + 0.05, 10), b = std::pow(1 - 0.05 * 0.6 - 0.05, 10);
+  CHECK(Jz.col(2).norm() == 0.0);
+  CHECK(Jz(0, 0) == Approx(0.5 * (a + b)).epsilon(1e-14));
+  CHECK(Jz(0, 1) == Approx(0.5 * (a - b)).epsilon(1e-14));
+  CHECK(Jz(1, 1) == Approx(0.5 * (a + b)).epsilon(1e-14));
+}
+
+TEST_CASE("recorded comparisons: another branch throws BranchError, never a wrong derivative",
+          "[ad][recorded]") {
+  const auto f = [](const auto& x) -> scalar_t<decltype(x)> {
+    if (x(0) > 1.0) return x(0) * x(1);
+    return x(0) + x(1);
+  };
+  const auto F = jacnet::ad::record(f, VectorXd{{2.0, 3.0}});
+  CHECK(F.comparisons() == 1);
+  CHECK(F.same_branches(VectorXd{{1.5, -1.0}}));
+  CHECK(F.gradient(VectorXd{{1.5, -1.0}}).gradient.isApprox(VectorXd{{-1.0, 1.5}}, 1e-15));
+  CHECK_FALSE(F.same_branches(VectorXd{{0.5, -1.0}}));
+  CHECK_THROWS_AS(F.gradient(VectorXd{{0.5, -1.0}}), jacnet::BranchError);
+  CHECK_THROWS_AS(F.value(VectorXd{{1.0, -1.0}}), jacnet::BranchError);  // the tie: 1 > 1 false
+  CHECK_THROWS_AS(F.jacfwd(VectorXd{{0.5, -1.0}}), jacnet::BranchError);
+  try {
+    F.value(VectorXd{{0.5, 0.0}});
+  } catch (const jacnet::BranchError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("comparison #0") != std::string::npos);
+    CHECK(msg.find("0.5 > 1") != std::string::npos);
+    CHECK(msg.find("record it again") != std::string::npos);
+  }
+  // Kinks inside one operation are replayed per point: no comparison is recorded.
+  const auto g = [](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    using jacnet::relu;
+    return S(abs(x(0)) + max(x(0), x(1)) + relu(x(1)));
+  };
+  const auto G = jacnet::ad::record(g, VectorXd{{1.0, 2.0}});
+  CHECK(G.comparisons() == 0);
+  // At (−1, −3): abs' = −1, max picks x0 (+1), relu'(−3) = 0 → (0, 0); at (2, 3): (1, 1 + 1).
+  CHECK(G.gradient(VectorXd{{-1.0, -3.0}}).gradient.isZero(0.0));
+  CHECK(G.gradient(VectorXd{{2.0, 3.0}}).gradient.isApprox(VectorXd{{1.0, 2.0}}));
+  CHECK(G.gradient(VectorXd{{-1.0, -3.0}}).gradient.isApprox(
+      jacnet::gradient(g, VectorXd{{-1.0, -3.0}}).gradient));
+}
+
+TEST_CASE("recorded function: const replay from several threads at once", "[ad][recorded][threads]") {
+  const Logistic L;
+  const auto F = jacnet::ad::record(L, VectorXd{{0.1, -0.2, 0.3, 0.05}});
+  const int n = 64;
+  std::vector<VectorXd> xs(n), gs(n), hs(n);
+  for (int k = 0; k < n; ++k) xs[std::size_t(k)] = VectorXd::Constant(4, 0.01 * k) +
+                                                   VectorXd{{0.2, -0.1, 0.05, 0.3}};
+  int errors = 0;
+#pragma omp parallel for schedule(dynamic) num_threads(2) reduction(+ : errors)
+  for (int k = 0; k < n; ++k) {
+    try {
+      gs[std::size_t(k)] = F.gradient(xs[std::size_t(k)]).gradient;
+      hs[std::size_t(k)] = F.hvp(xs[std::size_t(k)], VectorXd::Ones(4)).hvp;
+    } catch (...) {
+      ++errors;
+    }
+  }
+  CHECK(errors == 0);
+  for (int k = 0; k < n; ++k) {
+    const VectorXd& x = xs[std::size_t(k)];
+    CHECK((gs[std::size_t(k)] - L.grad(x)).norm() <= 1e-13 * L.grad(x).norm());
+    CHECK((hs[std::size_t(k)] - L.hess(x) * VectorXd::Ones(4)).norm() <= 1e-12 * L.hess(x).norm());
+  }
+}
+
+TEST_CASE("recorded function misuse errors", "[ad][recorded]") {
+  const Logistic L;
+  const auto F = jacnet::ad::record(L, VectorXd{{0.1, -0.2, 0.3, 0.05}});
+  CHECK_THROWS_AS(F.value(VectorXd::Zero(3)), jacnet::ShapeError);
+  CHECK_THROWS_AS(F.gradient(VectorXd::Zero(5)), jacnet::ShapeError);
+  const auto V = jacnet::ad::record([](const auto& x) { return x; }, VectorXd::Ones(2));
+  CHECK_THROWS_AS(V.gradient(VectorXd::Ones(2)), jacnet::ShapeError);
+  CHECK(V.jacrev(VectorXd::Ones(2)).isApprox(MatrixXd::Identity(2, 2)));
+  CHECK_THROWS_AS(jacnet::ad::record(L, VectorXd::Zero(0)), jacnet::ValueError);
+}
