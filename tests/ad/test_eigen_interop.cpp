@@ -347,3 +347,20 @@ TEST_CASE("a gradient inside a gradient, inside jacfwd and inside jacrev", "[ad]
   };
   CHECK((jacnet::gradient(gv, x).gradient - Ha * v).norm() <= 1e-12 * (Ha * v).norm());
 }
+
+TEST_CASE("norm() at the zero vector has derivative 0 in every mode", "[ad][eigen][kinks]") {
+  const auto f = [](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    return S(x.norm());
+  };
+  const VectorXd z = VectorXd::Zero(3), a{{3.0, 4.0, 0.0}};
+  // Central differences at 0: (‖h e_i‖ − ‖−h e_i‖)/2h = 0, the convention's value.
+  CHECK(fd_gradient([&](const VectorXd& v) { return f(v); }, z).isZero(0.0));
+  CHECK(jacnet::gradient(f, z).gradient.isZero(0.0));
+  CHECK(VectorXd(jacnet::jacfwd(f, z)).isZero(0.0));
+  CHECK(jacnet::hessian(f, z).hessian.isZero(0.0));
+  CHECK(jacnet::hessian(f, z).gradient.isZero(0.0));
+  // Away from 0 nothing changes: ∇‖x‖ = x/‖x‖.
+  CHECK(jacnet::gradient(f, a).gradient.isApprox(VectorXd{{0.6, 0.8, 0.0}}, 1e-15));
+  CHECK(VectorXd(jacnet::jacfwd(f, a)).isApprox(VectorXd{{0.6, 0.8, 0.0}}, 1e-15));
+}

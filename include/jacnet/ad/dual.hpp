@@ -866,4 +866,17 @@ struct NumTraits<jacnet::Dual<T, N>> : NumTraits<T> {
 
 // ScalarBinaryOpTraits with float/double (nested Duals too): jacnet/ad/scalar_traits.hpp.
 
+namespace internal {
+/// Eigen's numext::sqrt (norm(), normalized(), ...) on a Dual: at exactly 0 the result is the
+/// constant 0, i.e. norm() at the zero vector has derivative 0, the minimum-norm subgradient
+/// (jacnet::sqrt itself keeps sqrt'(0) = +inf, which would give 0·inf = NaN here).
+template <class T, int N>
+struct sqrt_impl<jacnet::Dual<T, N>> {
+  static jacnet::Dual<T, N> run(const jacnet::Dual<T, N>& x) {
+    if (jacnet::value_of(x) == 0) return jacnet::Dual<T, N>();
+    return jacnet::sqrt(x);
+  }
+};
+}  // namespace internal
+
 }  // namespace Eigen

@@ -6,7 +6,8 @@
 //   F.eval(x)                                  // generic: F itself can be handed to any driver
 //
 // Recording: f (generic over its scalar, as for the drivers) is called once with
-// Traced<T> inputs. Every elementary operation appends one instruction (operation, operand slots,
+// jacnet::Traced<T> inputs (also named jacnet::ad::Traced; its functions are in namespace jacnet,
+// like those of Dual and Var, so `jacnet::softplus(x)` and unqualified calls both work). Every elementary operation appends one instruction (operation, operand slots,
 // constants) to a program; the outputs are slots of that program. The program is then replayed,
 // with no call of f: in T for values, in Dual<T, K> for forward Jacobians, in Var<T> (this
 // thread's tape, one sweep or vector sweeps) for gradients and reverse Jacobians, in
@@ -100,11 +101,13 @@ bool compare(Cmp c, const X& x, const Y& y) {
 }
 
 }  // namespace detail
+}  // namespace ad
 
-/// The tracing scalar of record(): a value and its slot in the program being recorded (or a
+/// The tracing scalar of jacnet::ad::record(): a value and its slot in the program being recorded (or a
 /// constant, on no program). Only for use inside record().
 template <class T>
 class Traced {
+  using Op = ad::Op;
   static_assert(std::is_floating_point_v<T>, "jacnet::ad::Traced<T>: T must be float or double");
 
  public:
@@ -116,12 +119,12 @@ class Traced {
   Traced(R v) : v_(static_cast<T>(v)) {}  // NOLINT
   T value() const { return v_; }
   std::uint32_t slot() const { return slot_; }
-  bool is_constant() const { return slot_ == detail::kConst; }
+  bool is_constant() const { return slot_ == ad::detail::kConst; }
 
   /// Appends instruction I (operands already set) with value v; constant operands only → constant.
-  static Traced emit(detail::Instr<T> I, T v) {
-    if (I.a == detail::kConst && I.b == detail::kConst) return Traced(v);
-    detail::Program<T>* p = detail::active_program<T>;
+  static Traced emit(ad::detail::Instr<T> I, T v) {
+    if (I.a == ad::detail::kConst && I.b == ad::detail::kConst) return Traced(v);
+    ad::detail::Program<T>* p = ad::detail::active_program<T>;
     JACNET_CHECK(p != nullptr, ValueError, "jacnet::ad::Traced",
                  "a traced value was used outside jacnet::ad::record()");
     p->code.push_back(I);
@@ -142,10 +145,10 @@ class Traced {
 
  private:
   T v_ = T(0);
-  std::uint32_t slot_ = detail::kConst;
+  std::uint32_t slot_ = ad::detail::kConst;
 };
 
-namespace detail {
+namespace ad::detail {
 template <class T>
 Instr<T> instr(Op op, const Traced<T>& a) {
   Instr<T> I{op};
@@ -167,7 +170,7 @@ bool record_compare(Cmp c, const Traced<T>& a, const Traced<T>& b) {
   Traced<T>::emit(I, T(0));
   return r;
 }
-}  // namespace detail
+}  // namespace ad::detail
 
 // Every operation: the value now, the instruction for replay. Mixed with plain numbers through
 // Traced's implicit constructor (overloads below take both sides as Traced<T>).
@@ -176,7 +179,7 @@ bool record_compare(Cmp c, const Traced<T>& a, const Traced<T>& b) {
   Traced<T> NAME(const Traced<T>& a, const Traced<T>& b) {                                        \
     using std::pow, std::atan2, std::hypot;                                                       \
     const T x = a.value(), y = b.value();                                                         \
-    return Traced<T>::emit(detail::instr(Op::OP, a, b), EXPR);                                    \
+    return Traced<T>::emit(ad::detail::instr(ad::Op::OP, a, b), EXPR);                                    \
   }                                                                                               \
   template <class T, class R>                                                                     \
     requires std::is_arithmetic_v<R>                                                              \
@@ -205,7 +208,7 @@ JACNET_TRACED_BINARY(fmin, Min, (jacnet::deriv::min_d1_first(x, y) != T(0) ? x :
   template <class T>                                                    \
   Traced<T> NAME(const Traced<T>& a) {                                  \
     const T x = a.value();                                              \
-    return Traced<T>::emit(detail::instr(Op::OP, a), EXPR);             \
+    return Traced<T>::emit(ad::detail::instr(ad::Op::OP, a), EXPR);             \
   }
 JACNET_TRACED_UNARY(operator-, Neg, -x)
 JACNET_TRACED_UNARY(exp, Exp, std::exp(x))
@@ -233,13 +236,13 @@ Traced<T> operator+(const Traced<T>& a) {
 }
 template <class T>
 Traced<T> leaky_relu(const Traced<T>& a, T slope = T(0.01)) {
-  detail::Instr<T> I = detail::instr(Op::LeakyRelu, a);
+  ad::detail::Instr<T> I = ad::detail::instr(ad::Op::LeakyRelu, a);
   I.par = slope;
   return Traced<T>::emit(I, jacnet::leaky_relu(a.value(), slope));
 }
 template <class T>
 Traced<T> elu(const Traced<T>& a, T alpha = T(1)) {
-  detail::Instr<T> I = detail::instr(Op::Elu, a);
+  ad::detail::Instr<T> I = ad::detail::instr(ad::Op::Elu, a);
   I.par = alpha;
   return Traced<T>::emit(I, jacnet::elu(a.value(), alpha));
 }
@@ -248,17 +251,17 @@ Traced<T> elu(const Traced<T>& a, T alpha = T(1)) {
 #define JACNET_TRACED_COMPARE(OPR, C)                                        \
   template <class T>                                                         \
   bool operator OPR(const Traced<T>& a, const Traced<T>& b) {                \
-    return detail::record_compare(Cmp::C, a, b);                             \
+    return ad::detail::record_compare(ad::Cmp::C, a, b);                             \
   }                                                                          \
   template <class T, class R>                                                \
     requires std::is_arithmetic_v<R>                                         \
   bool operator OPR(const Traced<T>& a, R b) {                               \
-    return detail::record_compare(Cmp::C, a, Traced<T>(static_cast<T>(b)));  \
+    return ad::detail::record_compare(ad::Cmp::C, a, Traced<T>(static_cast<T>(b)));  \
   }                                                                          \
   template <class T, class R>                                                \
     requires std::is_arithmetic_v<R>                                         \
   bool operator OPR(R a, const Traced<T>& b) {                               \
-    return detail::record_compare(Cmp::C, Traced<T>(static_cast<T>(a)), b); \
+    return ad::detail::record_compare(ad::Cmp::C, Traced<T>(static_cast<T>(a)), b); \
   }
 JACNET_TRACED_COMPARE(<, Lt)
 JACNET_TRACED_COMPARE(<=, Le)
@@ -280,6 +283,9 @@ template <class T>
 bool isinf(const Traced<T>& a) {
   return std::isinf(a.value());
 }
+
+namespace ad {
+using jacnet::Traced;
 
 /// A recorded function (see the file comment). T is float or double.
 template <class T>
@@ -315,7 +321,7 @@ class Recorded {
     Vector<S> y(outputs());
     for (Index k = 0; k < outputs(); ++k) {
       const std::uint32_t s = out_slot_[std::size_t(k)];
-      y(k) = s == detail::kConst ? jacnet::detail::constant_of<S>(out_const_[std::size_t(k)])
+      y(k) = s == ad::detail::kConst ? jacnet::detail::constant_of<S>(out_const_[std::size_t(k)])
                                  : w[s];
     }
     return y;
@@ -395,9 +401,9 @@ class Recorded {
       const auto un = [&](auto&& f) { out = S(f(w[I.a])); };
       // Binary: a constant side is passed as a plain T (cheaper mixed overloads, no tape entry).
       const auto bin = [&](auto&& f) {
-        if (I.a == detail::kConst)
+        if (I.a == ad::detail::kConst)
           out = S(f(I.ca, w[I.b]));
-        else if (I.b == detail::kConst)
+        else if (I.b == ad::detail::kConst)
           out = S(f(w[I.a], I.cb));
         else
           out = S(f(w[I.a], w[I.b]));
@@ -433,8 +439,8 @@ class Recorded {
         case Op::LeakyRelu: un([&](const auto& x) { return leaky_relu(x, I.par); }); break;
         case Op::Elu: un([&](const auto& x) { return elu(x, I.par); }); break;
         case Op::Compare: {
-          const T x = I.a == detail::kConst ? I.ca : value_of(w[I.a]);
-          const T y = I.b == detail::kConst ? I.cb : value_of(w[I.b]);
+          const T x = I.a == ad::detail::kConst ? I.ca : value_of(w[I.a]);
+          const T y = I.b == ad::detail::kConst ? I.cb : value_of(w[I.b]);
           const bool now = detail::compare(I.cmp, x, y);
           JACNET_CHECK(now == I.outcome, BranchError, "jacnet::ad::Recorded",
                        "comparison #", comparison_number(k), " (instruction ", k, ": ", x, " ",
@@ -510,7 +516,7 @@ Recorded<typename DX::Scalar> record(F&& f, const Eigen::MatrixBase<DX>& x0) {
 
 namespace detail {
 template <class T>
-struct ad_traits<ad::Traced<T>> {
+struct ad_traits<Traced<T>> {
   static constexpr bool is_ad = true;
   static constexpr bool tape = true;  // records into a thread-local program: Eigen must stay serial
 };
@@ -518,17 +524,17 @@ struct ad_traits<ad::Traced<T>> {
 
 /// Traced provides its own sigmoid/softplus/relu/leaky_relu/elu/gelu.
 template <class T>
-struct custom_elementary<ad::Traced<T>> : std::true_type {};
+struct custom_elementary<Traced<T>> : std::true_type {};
 
 }  // namespace jacnet
 
 namespace Eigen {
 template <class T>
-struct NumTraits<jacnet::ad::Traced<T>> : NumTraits<T> {
-  using Real = jacnet::ad::Traced<T>;
-  using NonInteger = jacnet::ad::Traced<T>;
-  using Nested = jacnet::ad::Traced<T>;
-  using Literal = jacnet::ad::Traced<T>;
+struct NumTraits<jacnet::Traced<T>> : NumTraits<T> {
+  using Real = jacnet::Traced<T>;
+  using NonInteger = jacnet::Traced<T>;
+  using Nested = jacnet::Traced<T>;
+  using Literal = jacnet::Traced<T>;
   enum {
     IsComplex = 0,
     IsInteger = 0,

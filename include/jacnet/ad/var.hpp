@@ -684,6 +684,18 @@ struct NumTraits<jacnet::Var<T>> : NumTraits<T> {
   static Real infinity() { return Real::constant(NumTraits<T>::infinity()); }
   static Real quiet_NaN() { return Real::constant(NumTraits<T>::quiet_NaN()); }
 };
+namespace internal {
+/// Eigen's numext::sqrt (norm(), normalized(), ...) on a Var: at exactly 0 the constant 0, so
+/// norm() at the zero vector has derivative 0, the minimum-norm subgradient (jacnet::sqrt keeps
+/// sqrt'(0) = +inf, which would give 0·inf = NaN in norm()).
+template <class T>
+struct sqrt_impl<jacnet::Var<T>> {
+  static jacnet::Var<T> run(const jacnet::Var<T>& x) {
+    if (x.value() == T(0)) return jacnet::Var<T>();
+    return jacnet::sqrt(x);
+  }
+};
+}  // namespace internal
 }  // namespace Eigen
 
 #include "jacnet/ad/product.hpp"
