@@ -32,13 +32,8 @@
 #include "jacnet/losses/composition.hpp"
 #include "jacnet/losses/cross_entropy.hpp"
 #include "jacnet/losses/jacobian_match.hpp"
-#include "jacnet/nn/activation.hpp"
-#include "jacnet/nn/conv2d.hpp"
-#include "jacnet/nn/dense.hpp"
-#include "jacnet/nn/flatten.hpp"
-#include "jacnet/nn/pool.hpp"
-#include "jacnet/nn/sequential.hpp"
 #include "jacnet/train/adam.hpp"
+#include "support/nets.hpp"
 
 using namespace jacnet;
 using T = float;
@@ -73,29 +68,9 @@ void BM_Allreduce(benchmark::State& state) {
   state.counters["MB"] = bytes / 1e6;
   state.counters["algbw_GBps"] =
       benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["busbw_GBps"] = benchmark::Counter(
-      2 * (P - 1) / P * bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["busbw_GBps"] = benchmark::Counter(2 * (P - 1) / P * bytes / 1e9,
+                                                    benchmark::Counter::kIsIterationInvariantRate);
   state.counters["P"] = P;
-}
-
-using MLP = nn::Sequential<nn::Dense<T>, nn::Tanh<T>, nn::Dense<T>, nn::Tanh<T>, nn::Dense<T>>;
-using LeNet = nn::Sequential<nn::Conv2d<T>, nn::Tanh<T>, nn::AvgPool2d<T>, nn::Conv2d<T>,
-                             nn::Tanh<T>, nn::AvgPool2d<T>, nn::Flatten<T>, nn::Dense<T>,
-                             nn::Tanh<T>, nn::Dense<T>, nn::Tanh<T>, nn::Dense<T>>;
-
-MLP make_mlp(std::uint64_t seed) {
-  MLP net(Shape{784}, nn::Dense<T>(784, 256), nn::Tanh<T>(), nn::Dense<T>(256, 256), nn::Tanh<T>(),
-          nn::Dense<T>(256, 10));
-  net.init(seed);
-  return net;
-}
-LeNet make_lenet(std::uint64_t seed) {
-  LeNet net(Shape{1, 28, 28}, nn::Conv2d<T>(1, 6, 5, 1, 2), nn::Tanh<T>(), nn::AvgPool2d<T>(2),
-            nn::Conv2d<T>(6, 16, 5), nn::Tanh<T>(), nn::AvgPool2d<T>(2), nn::Flatten<T>(),
-            nn::Dense<T>(400, 120), nn::Tanh<T>(), nn::Dense<T>(120, 84), nn::Tanh<T>(),
-            nn::Dense<T>(84, 10));
-  net.init(seed);
-  return net;
 }
 
 constexpr Index kGlobalBatch = 128;
@@ -145,11 +120,15 @@ void BM_Step(benchmark::State& state) {
   const auto ce = losses::CrossEntropy{};
   const auto cejm = losses::CrossEntropy{} + losses::JacobianMatch<losses::Full>{};
   if (state.range(0) == 0) {
-    if (jm) step(state, make_mlp(1), make_mlp(2), cejm);
-    else step(state, make_mlp(1), make_mlp(2), ce);
+    if (jm)
+      step(state, bench::make_mlp784(1), bench::make_mlp784(2), cejm);
+    else
+      step(state, bench::make_mlp784(1), bench::make_mlp784(2), ce);
   } else {
-    if (jm) step(state, make_lenet(1), make_lenet(2), cejm);
-    else step(state, make_lenet(1), make_lenet(2), ce);
+    if (jm)
+      step(state, bench::make_lenet5(1), bench::make_lenet5(2), cejm);
+    else
+      step(state, bench::make_lenet5(1), bench::make_lenet5(2), ce);
   }
 }
 
@@ -160,9 +139,15 @@ void allreduce_args(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
-BENCHMARK(BM_Allreduce)->Apply(allreduce_args)->Iterations(200)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Step)->Args({0, 0})->Args({1, 0})->Iterations(40)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Step)->Args({0, 1})->Args({1, 1})->Iterations(10)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Allreduce)
+    ->Apply(allreduce_args)
+    ->Iterations(200)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Step)->Args({0, 0})->Args({1, 0})->Iterations(40)->UseManualTime()->Unit(
+    benchmark::kMillisecond);
+BENCHMARK(BM_Step)->Args({0, 1})->Args({1, 1})->Iterations(10)->UseManualTime()->Unit(
+    benchmark::kMillisecond);
 
 namespace {
 /// Rank > 0 reports nothing (rank 0 prints the maxima over ranks).

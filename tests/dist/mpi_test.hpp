@@ -9,10 +9,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <jacnet/dist.hpp>
 #include <sstream>
 #include <string>
-
-#include <jacnet/dist.hpp>
 
 namespace jacnet::test {
 
@@ -50,26 +49,25 @@ void dist_case(const jacnet::dist::Communicator& comm, const char* name, F&& f) 
 }  // namespace jacnet::test
 
 /// DIST_CHECK(cond, parts...): on failure print this rank's message and abort every rank.
-#define DIST_CHECK(cond, ...)                                                     \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      ::jacnet::test::dist_fail(__FILE__, __LINE__, #cond,                        \
-                                ::jacnet::test::dist_msg(__VA_ARGS__));           \
-    }                                                                             \
+#define DIST_CHECK(cond, ...)                                                                      \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      ::jacnet::test::dist_fail(__FILE__, __LINE__, #cond, ::jacnet::test::dist_msg(__VA_ARGS__)); \
+    }                                                                                              \
   } while (0)
 
 /// DIST_CHECK_THROWS_WITH(expr, ExceptionType, substring): expr throws ExceptionType whose
 /// message contains substring.
-#define DIST_CHECK_THROWS_WITH(expr, E, sub)                                               \
-  do {                                                                                     \
-    bool dist_thrown_ = false;                                                             \
-    try {                                                                                  \
-      (void)(expr);                                                                        \
-    } catch (const E& dist_e_) {                                                           \
-      dist_thrown_ = true;                                                                 \
-      const std::string dist_w_ = dist_e_.what();                                          \
-      DIST_CHECK(dist_w_.find(sub) != std::string::npos, "message \"", dist_w_,            \
-                 "\" lacks \"", sub, "\"");                                                \
-    }                                                                                      \
-    DIST_CHECK(dist_thrown_, #expr " did not throw " #E);                                  \
+#define DIST_CHECK_THROWS_WITH(expr, E, sub)                                                   \
+  do {                                                                                         \
+    bool dist_thrown_ = false;                                                                 \
+    try {                                                                                      \
+      (void)(expr);                                                                            \
+    } catch (const E& dist_e_) {                                                               \
+      dist_thrown_ = true;                                                                     \
+      const std::string dist_w_ = dist_e_.what();                                              \
+      DIST_CHECK(dist_w_.find(sub) != std::string::npos, "message \"", dist_w_, "\" lacks \"", \
+                 sub, "\"");                                                                   \
+    }                                                                                          \
+    DIST_CHECK(dist_thrown_, #expr " did not throw " #E);                                      \
   } while (0)

@@ -1,4 +1,5 @@
-// tests/dist/test_data_parallel.cpp — data-parallel training on real processes (mpiexec -n 2, -n 3).
+// tests/dist/test_data_parallel.cpp — data-parallel training on real processes (mpiexec -n 2, -n
+// 3).
 //
 // Every rank also runs the one-process reference itself (SerialCommunicator), so each rank can
 // compare. Checked: parameters are bitwise identical on all ranks after training; a repeated run
@@ -93,8 +94,8 @@ void check_same_on_all_ranks(const dist::Communicator& comm, const Vector<T>& p,
   const auto n = static_cast<std::size_t>(p.size());
   for (int q = 1; q < comm.size(); ++q)
     for (std::size_t i = 0; i < n; ++i)
-      DIST_CHECK(all[q * n + i] == all[i], what, ": rank ", q, " differs from rank 0 at ", i,
-                 ": ", all[q * n + i], " vs ", all[i]);
+      DIST_CHECK(all[q * n + i] == all[i], what, ": rank ", q, " differs from rank 0 at ", i, ": ",
+                 all[q * n + i], " vs ", all[i]);
 }
 
 /// G = max over samples i and entries of |∇θ ℓ_i| (per-sample gradients, one row at a time).
@@ -149,8 +150,9 @@ double compare_fit(const dist::Communicator& comm, const L& loss, const Data<T>&
 
   const std::int64_t steps = oa.steps();
   DIST_CHECK(steps == o1.steps() && steps > 0, steps, " vs ", o1.steps());
-  const double G = std::max(max_sample_grad(mlp<T>(11), loss, d.X, d.y, (losses::NoTeacher*)nullptr),
-                            max_sample_grad(ref, loss, d.X, d.y, (losses::NoTeacher*)nullptr));
+  const double G =
+      std::max(max_sample_grad(mlp<T>(11), loss, d.X, d.y, (losses::NoTeacher*)nullptr),
+               max_sample_grad(ref, loss, d.X, d.y, (losses::NoTeacher*)nullptr));
   const double tol = tolerance<T>(steps, lr, o.batch_size, G);
   const double diff = (a.param_vector() - ref.param_vector()).cwiseAbs().maxCoeff();
   DIST_CHECK(diff <= tol, what, ": |θ_P − θ_1| = ", diff, " > tolerance ", tol, " (G = ", G, ")");
@@ -165,7 +167,8 @@ double compare_fit(const dist::Communicator& comm, const L& loss, const Data<T>&
         DIST_CHECK(all[3 * q + i] == all[i], what, ": metric ", i, " differs on rank ", q);
     DIST_CHECK(r.samples == h1.epochs[e].samples);
     DIST_CHECK(r.accuracy == h1.epochs[e].accuracy, r.accuracy, " vs ", h1.epochs[e].accuracy);
-    DIST_CHECK(std::abs(r.loss - h1.epochs[e].loss) <= 1e3 * std::numeric_limits<T>::epsilon() * std::abs(h1.epochs[e].loss),
+    DIST_CHECK(std::abs(r.loss - h1.epochs[e].loss) <=
+                   1e3 * std::numeric_limits<T>::epsilon() * std::abs(h1.epochs[e].loss),
                what, ": epoch loss ", r.loss, " vs one process ", h1.epochs[e].loss);
     for (std::size_t t = 0; t < r.terms.size(); ++t)
       DIST_CHECK(std::abs(r.terms[t] - h1.epochs[e].terms[t]) <=
@@ -216,34 +219,36 @@ int main(int argc, char** argv) {
                         0.05, "double CE, batch 2");
   });
 
-  dist_case(comm, "distillation with Jacobian matching from TeacherData and from a teacher net", [&] {
-    const auto d = blobs<double>(60, 12);
-    const auto teacher = mlp<double>(99, 20 - 4);  // another width (16): a different net
-    const auto data = losses::TeacherData<double>::record(teacher, d.X, true);
-    const auto loss = losses::CrossEntropy{} + 0.5 * losses::OutputMatch{} +
-                      losses::JacobianMatch<losses::LabelClass>{};
-    const train::FitOptions o{.epochs = 2, .batch_size = 12, .seed = 2};
-    const double lr = 0.05;
-    auto ref = mlp<double>(21), a = mlp<double>(21), b = mlp<double>(21);
-    train::SGD<double> o1({.lr = lr}), oa({.lr = lr}), ob({.lr = lr});
-    const auto sched = train::Schedule::constant(lr);
-    train::fit(ref, loss, o1, sched, d.X, d.y, data, quiet(o));
-    train::fit(a, loss, oa, sched, d.X, d.y, data, quiet(o), comm);
-    train::fit(b, loss, ob, sched, d.X, d.y, teacher, quiet(o), comm);
-    check_same_on_all_ranks(comm, a.param_vector(), "JM TeacherData");
-    check_same_on_all_ranks(comm, b.param_vector(), "JM teacher net");
-    const double G = std::max(max_sample_grad(mlp<double>(21), loss, d.X, d.y, &teacher),
-                              max_sample_grad(ref, loss, d.X, d.y, &teacher));
-    const double tol = tolerance<double>(oa.steps(), lr, o.batch_size, G);
-    const double da = (a.param_vector() - ref.param_vector()).cwiseAbs().maxCoeff();
-    const double db = (b.param_vector() - ref.param_vector()).cwiseAbs().maxCoeff();
-    DIST_CHECK(da <= tol, "TeacherData: ", da, " > ", tol);
-    // A teacher net vs its recorded data differs by the teacher's own rounding (test_fit: 1e-8).
-    DIST_CHECK(db <= 1e-8, "teacher net: ", db);
-    if (comm.is_root())
-      std::printf("  JM distillation: max |θ_P − θ_1| = %.3g, tolerance %.3g (G = %.3g)\n", da,
-                  tol, G);
-  });
+  dist_case(
+      comm, "distillation with Jacobian matching from TeacherData and from a teacher net", [&] {
+        const auto d = blobs<double>(60, 12);
+        const auto teacher = mlp<double>(99, 20 - 4);  // another width (16): a different net
+        const auto data = losses::TeacherData<double>::record(teacher, d.X, true);
+        const auto loss = losses::CrossEntropy{} + 0.5 * losses::OutputMatch{} +
+                          losses::JacobianMatch<losses::LabelClass>{};
+        const train::FitOptions o{.epochs = 2, .batch_size = 12, .seed = 2};
+        const double lr = 0.05;
+        auto ref = mlp<double>(21), a = mlp<double>(21), b = mlp<double>(21);
+        train::SGD<double> o1({.lr = lr}), oa({.lr = lr}), ob({.lr = lr});
+        const auto sched = train::Schedule::constant(lr);
+        train::fit(ref, loss, o1, sched, d.X, d.y, data, quiet(o));
+        train::fit(a, loss, oa, sched, d.X, d.y, data, quiet(o), comm);
+        train::fit(b, loss, ob, sched, d.X, d.y, teacher, quiet(o), comm);
+        check_same_on_all_ranks(comm, a.param_vector(), "JM TeacherData");
+        check_same_on_all_ranks(comm, b.param_vector(), "JM teacher net");
+        const double G = std::max(max_sample_grad(mlp<double>(21), loss, d.X, d.y, &teacher),
+                                  max_sample_grad(ref, loss, d.X, d.y, &teacher));
+        const double tol = tolerance<double>(oa.steps(), lr, o.batch_size, G);
+        const double da = (a.param_vector() - ref.param_vector()).cwiseAbs().maxCoeff();
+        const double db = (b.param_vector() - ref.param_vector()).cwiseAbs().maxCoeff();
+        DIST_CHECK(da <= tol, "TeacherData: ", da, " > ", tol);
+        // A teacher net vs its recorded data differs by the teacher's own rounding (test_fit:
+        // 1e-8).
+        DIST_CHECK(db <= 1e-8, "teacher net: ", db);
+        if (comm.is_root())
+          std::printf("  JM distillation: max |θ_P − θ_1| = %.3g, tolerance %.3g (G = %.3g)\n", da,
+                      tol, G);
+      });
 
   dist_case(comm, "Adam: bitwise equal on all ranks and repeatable", [&] {
     const auto d = blobs<float>(64, 5);
@@ -277,7 +282,8 @@ int main(int argc, char** argv) {
     check_same_on_all_ranks(comm, gp.grad, "driver gradient");
     const double G = max_sample_grad(net, loss, d.X, d.y, (losses::NoTeacher*)nullptr);
     const double tol = tolerance<double>(1, 1.0, d.X.rows(), G);  // one step, lr = 1
-    DIST_CHECK((gp.grad - grad1).cwiseAbs().maxCoeff() <= tol, (gp.grad - grad1).cwiseAbs().maxCoeff());
+    DIST_CHECK((gp.grad - grad1).cwiseAbs().maxCoeff() <= tol,
+               (gp.grad - grad1).cwiseAbs().maxCoeff());
     DIST_CHECK(std::abs(gp.value - v1) <= 1e-13 * std::abs(v1), gp.value, " vs ", v1);
     DIST_CHECK(gp.terms.size() == 1 && gp.terms[0].value == gp.value);
   });

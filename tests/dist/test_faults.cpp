@@ -85,7 +85,8 @@ int checks(const dist::Communicator& comm) {
   dist_case(comm, "another batch size on the last rank is named", [&] {
     train::FitOptions b = o;
     if (r == P - 1) b.batch_size = 12;
-    fit_expecting(comm, mlp(8), losses::CrossEntropy{}, data(1), b, "optimizer, schedule and fit options", last);
+    fit_expecting(comm, mlp(8), losses::CrossEntropy{}, data(1), b,
+                  "optimizer, schedule and fit options", last);
   });
   dist_case(comm, "other training data on rank 1 is named", [&] {
     fit_expecting(comm, mlp(8), losses::CrossEntropy{}, data(r == 1 ? 2 : 1), o, "training data",

@@ -52,21 +52,36 @@ namespace detail {
 template <class T>
 MPI_Datatype mpi_type() {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<U, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<U, long double>) return MPI_LONG_DOUBLE;
-  else if constexpr (std::is_same_v<U, bool>) return MPI_CXX_BOOL;
-  else if constexpr (std::is_same_v<U, char>) return MPI_CHAR;
-  else if constexpr (std::is_same_v<U, std::byte>) return MPI_BYTE;
-  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 1) return MPI_INT8_T;
-  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 2) return MPI_INT16_T;
-  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 4) return MPI_INT32_T;
-  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 8) return MPI_INT64_T;
-  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 1) return MPI_UINT8_T;
-  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 2) return MPI_UINT16_T;
-  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 4) return MPI_UINT32_T;
-  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 8) return MPI_UINT64_T;
-  else static_assert(sizeof(U) == 0, "jacnet::dist: no MPI datatype for this element type");
+  if constexpr (std::is_same_v<U, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<U, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<U, long double>)
+    return MPI_LONG_DOUBLE;
+  else if constexpr (std::is_same_v<U, bool>)
+    return MPI_CXX_BOOL;
+  else if constexpr (std::is_same_v<U, char>)
+    return MPI_CHAR;
+  else if constexpr (std::is_same_v<U, std::byte>)
+    return MPI_BYTE;
+  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 1)
+    return MPI_INT8_T;
+  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 2)
+    return MPI_INT16_T;
+  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 4)
+    return MPI_INT32_T;
+  else if constexpr (std::is_integral_v<U> && std::is_signed_v<U> && sizeof(U) == 8)
+    return MPI_INT64_T;
+  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 1)
+    return MPI_UINT8_T;
+  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 2)
+    return MPI_UINT16_T;
+  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 4)
+    return MPI_UINT32_T;
+  else if constexpr (std::is_integral_v<U> && std::is_unsigned_v<U> && sizeof(U) == 8)
+    return MPI_UINT64_T;
+  else
+    static_assert(sizeof(U) == 0, "jacnet::dist: no MPI datatype for this element type");
 }
 
 /// MPI's text for an error code ("MPI_ERR_COMM: invalid communicator").
@@ -109,15 +124,16 @@ class Communicator {
     int init = 0;
     MPI_Initialized(&init);
     if (!init)
-      throw DistError("jacnet: dist::Communicator: MPI is not initialized (create a "
-                      "jacnet::dist::Environment first)");
+      throw DistError(
+          "jacnet: dist::Communicator: MPI is not initialized (create a "
+          "jacnet::dist::Environment first)");
     int fin = 0;
     MPI_Finalized(&fin);
     if (fin) throw DistError("jacnet: dist::Communicator: MPI is already finalized");
     check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank", detail::world_rank(), -1);
     check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size", rank_, -1);
-    check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler",
-              rank_, size_);
+    check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler", rank_,
+              size_);
   }
 
   /// An owned duplicate of `other` (MPI_Comm_dup: same ranks, separate message space).
@@ -260,8 +276,7 @@ class Communicator {
   static void for_chunks(std::size_t n, F&& f) {
     constexpr std::size_t max = static_cast<std::size_t>(INT_MAX);
     if (n == 0) return;
-    for (std::size_t off = 0; off < n; off += max)
-      f(off, static_cast<int>(std::min(max, n - off)));
+    for (std::size_t off = 0; off < n; off += max) f(off, static_cast<int>(std::min(max, n - off)));
   }
 
   template <class T>
@@ -287,7 +302,8 @@ class Communicator {
     std::size_t off = 0;
     for (int r = 0; r < size_; ++r) {
       const auto n = static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
-      if (r == rank_) std::copy(mine.begin(), mine.end(), all.begin() + static_cast<std::ptrdiff_t>(off));
+      if (r == rank_)
+        std::copy(mine.begin(), mine.end(), all.begin() + static_cast<std::ptrdiff_t>(off));
       broadcast(std::span<T>(all.data() + off, n), r);
       off += n;
     }

@@ -119,7 +119,8 @@ void allreduce_result(const Comm& comm, losses::Result<T>& r, Index shard_rows, 
   const T scale = static_cast<T>(shard_rows) / static_cast<T>(global_rows);
   buf.head(np) = r.grad * scale;
   buf[np] = r.value * scale;
-  for (Index i = 0; i < nt; ++i) buf[np + 1 + i] = r.terms[static_cast<std::size_t>(i)].value * scale;
+  for (Index i = 0; i < nt; ++i)
+    buf[np + 1 + i] = r.terms[static_cast<std::size_t>(i)].value * scale;
   for (Index i = 0; i < ne; ++i) buf[np + 1 + nt + i] = extra[static_cast<std::size_t>(i)];
   comm.allreduce_sum(std::span<T>(buf.data(), static_cast<std::size_t>(buf.size())));
   r.grad = buf.head(np);

@@ -17,14 +17,13 @@
 // If the Environment is destroyed while an exception propagates (a caught-and-rethrown error
 // unwinding through main's scope), it aborts the same way instead of calling MPI_Finalize, which
 // would wait for ranks that are blocked in a collective.
-#include "jacnet/dist/communicator.hpp"  // <mpi.h>, or a clear #error without MPI
-
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <type_traits>
 
+#include "jacnet/dist/communicator.hpp"  // <mpi.h>, or a clear #error without MPI
 #include "jacnet/dist/error.hpp"
 
 namespace jacnet::dist {
@@ -116,8 +115,8 @@ class Environment {
     int rank = -1, size = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    check_mpi(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN),
-              "MPI_Comm_set_errhandler", rank, size);
+    check_mpi(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler",
+              rank, size);
     if (provided_ < MPI_THREAD_FUNNELED)
       throw DistError("jacnet: MPI_Init_thread on rank " + std::to_string(rank) +
                       ": MPI provides thread level " + std::to_string(provided_) +

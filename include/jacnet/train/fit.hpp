@@ -350,8 +350,8 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
         const losses::Result<T>& r = ws.result;
         if (!all_finite(r)) {
           if (o.on_nonfinite == NonFinite::skip) return false;
-          const std::string term = sh.size() > 0 ? first_nonfinite_term(loss, net, batch, o.seed)
-                                                 : std::string();
+          const std::string term =
+              sh.size() > 0 ? first_nonfinite_term(loss, net, batch, o.seed) : std::string();
           throw NonFiniteError(
               nonfinite_message(net, r, hist.term_names, step, e, k, rank, ranks, term));
         }
@@ -404,10 +404,11 @@ inline constexpr bool is_fit_options = std::is_same_v<std::remove_cvref_t<X>, Fi
 /// Trains `net` on (X, labels) without a teacher (labels may be empty if the loss needs none).
 /// The optional last argument is a communicator for data-parallel training (see the header).
 template <class Net, losses::LossExpression L, Optimizer O, class Comm = dist::SerialCommunicator>
-requires dist::CommunicatorLike<Comm> History
-    fit(Net& net, const L& loss, O& opt, const Schedule& schedule,
-        const Matrix<typename Net::Scalar>& X, std::span<const int> labels,
-        const FitOptions& o = {}, const Comm& comm = {}) {
+requires dist::CommunicatorLike<Comm> History fit(Net& net, const L& loss, O& opt,
+                                                  const Schedule& schedule,
+                                                  const Matrix<typename Net::Scalar>& X,
+                                                  std::span<const int> labels,
+                                                  const FitOptions& o = {}, const Comm& comm = {}) {
   return detail::fit_impl<Net, L, O, losses::NoTeacher>(net, loss, opt, schedule, X, labels,
                                                         nullptr, o, comm);
 }
