@@ -338,7 +338,44 @@ class Recorded {
   /// f and ∇f (scalar f): one replay on this thread's tape and one reverse sweep.
   GradientResult<T> gradient(const Vector<T>& x) const {
     require_scalar("Recorded::gradient");
-    return jacnet::gradient([this](const auto& v) { return first(v); }, x);
+    check_size(x.size(), "Recorded::gradient");
+    // Forward: values and the local partials (∂w_k/∂w_a, ∂w_k/∂w_b) of every instruction, from
+    // Dual<T, 2> on the operands (the same rules as every other mode). Reverse: the adjoint sweep
+    // w̄_a += ∂w_k/∂w_a · w̄_k over the instructions, last to first. No tape involved.
+    const std::uint32_t n0 = prog_.n_inputs;
+    const std::size_t K = prog_.code.size();
+    std::vector<T> w(n0 + K), da(K), db(K);
+    for (std::uint32_t i = 0; i < n0; ++i) w[i] = x(i);
+    for (std::size_t k = 0; k < K; ++k) {
+      const detail::Instr<T>& I = prog_.code[k];
+      if (I.op == Op::Compare) {
+        check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
+        da[k] = db[k] = T(0);
+        continue;
+      }
+      const Dual<T, 2> r = op<Dual<T, 2>>(I, PartialView{w.data(), I.a, I.b});
+      w[n0 + k] = r.val;
+      da[k] = r.d(0);
+      db[k] = I.a == I.b ? T(0) : r.d(1);  // x·x: both tangents carry the whole derivative
+    }
+    GradientResult<T> g{T(0), Vector<T>::Zero(x.size())};
+    const std::uint32_t out = out_slot_[0];
+    if (out == ad::detail::kConst) {
+      g.value = out_const_[0];
+      return g;
+    }
+    g.value = w[out];
+    std::vector<T> adj(n0 + K, T(0));
+    adj[out] = T(1);
+    for (std::size_t k = K; k-- > 0;) {
+      const T a = adj[n0 + k];
+      if (a == T(0)) continue;
+      const detail::Instr<T>& I = prog_.code[k];
+      if (I.a != ad::detail::kConst) adj[I.a] += da[k] * a;
+      if (I.b != ad::detail::kConst) adj[I.b] += db[k] * a;
+    }
+    for (std::uint32_t i = 0; i < n0; ++i) g.gradient(i) = adj[i];
+    return g;
   }
   /// Jacobian by forward sweeps: ⌈n/K⌉ replays in Dual<T, K>.
   template <int K = 8>
@@ -388,71 +425,92 @@ class Recorded {
   // w holds the inputs in its first n_inputs slots; run() fills the rest.
   template <class S>
   void run(std::vector<S>& w) const {
+    const std::uint32_t n0 = prog_.n_inputs;
+    for (std::size_t k = 0; k < prog_.code.size(); ++k) {
+      const detail::Instr<T>& I = prog_.code[k];
+      if (I.op == Op::Compare)
+        check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
+      else
+        w[n0 + k] = op<S>(I, w);
+    }
+  }
+
+  template <class W>
+  static T operand_value(std::uint32_t slot, T c, const W& w) {
+    return slot == ad::detail::kConst ? c : value_of(w[slot]);
+  }
+  void check_compare(std::size_t k, const detail::Instr<T>& I, T x, T y) const {
+    const bool now = detail::compare(I.cmp, x, y);
+    JACNET_CHECK(now == I.outcome, BranchError, "jacnet::ad::Recorded", "comparison #",
+                 comparison_number(k), " (instruction ", k, ": ", x, " ", detail::cmp_name(I.cmp),
+                 " ", y, ") is ", now ? "true" : "false", " at this point but was ",
+                 I.outcome ? "true" : "false",
+                 " when recorded: f takes another branch here; record it again at this point");
+  }
+
+  /// The value of instruction I (not a comparison) in scalar S; w[slot] gives the operands.
+  template <class S, class W>
+  static S op(const detail::Instr<T>& I, const W& w) {
     using std::abs, std::exp, std::log, std::log1p, std::expm1, std::sqrt, std::cbrt, std::sin,
         std::cos, std::tan, std::tanh, std::erf, std::erfc, std::pow, std::atan2, std::hypot,
         std::max, std::min;
     using jacnet::sigmoid, jacnet::softplus, jacnet::relu, jacnet::gelu, jacnet::leaky_relu,
         jacnet::elu;
-    const std::uint32_t n0 = prog_.n_inputs;
-    for (std::size_t k = 0; k < prog_.code.size(); ++k) {
-      const detail::Instr<T>& I = prog_.code[k];
-      S& out = w[n0 + k];
-      // Unary: u is the operand (a constant operand cannot occur: it would have been folded).
-      const auto un = [&](auto&& f) { out = S(f(w[I.a])); };
-      // Binary: a constant side is passed as a plain T (cheaper mixed overloads, no tape entry).
-      const auto bin = [&](auto&& f) {
-        if (I.a == ad::detail::kConst)
-          out = S(f(I.ca, w[I.b]));
-        else if (I.b == ad::detail::kConst)
-          out = S(f(w[I.a], I.cb));
-        else
-          out = S(f(w[I.a], w[I.b]));
-      };
-      switch (I.op) {
-        case Op::Add: bin([](const auto& x, const auto& y) { return x + y; }); break;
-        case Op::Sub: bin([](const auto& x, const auto& y) { return x - y; }); break;
-        case Op::Mul: bin([](const auto& x, const auto& y) { return x * y; }); break;
-        case Op::Div: bin([](const auto& x, const auto& y) { return x / y; }); break;
-        case Op::Pow: bin([](const auto& x, const auto& y) { return pow(x, y); }); break;
-        case Op::Atan2: bin([](const auto& x, const auto& y) { return atan2(x, y); }); break;
-        case Op::Hypot: bin([](const auto& x, const auto& y) { return hypot(x, y); }); break;
-        case Op::Max: bin([](const auto& x, const auto& y) { return max_first(x, y); }); break;
-        case Op::Min: bin([](const auto& x, const auto& y) { return min_first(x, y); }); break;
-        case Op::Neg: un([](const auto& x) { return -x; }); break;
-        case Op::Exp: un([](const auto& x) { return exp(x); }); break;
-        case Op::Log: un([](const auto& x) { return log(x); }); break;
-        case Op::Log1p: un([](const auto& x) { return log1p(x); }); break;
-        case Op::Expm1: un([](const auto& x) { return expm1(x); }); break;
-        case Op::Sqrt: un([](const auto& x) { return sqrt(x); }); break;
-        case Op::Cbrt: un([](const auto& x) { return cbrt(x); }); break;
-        case Op::Abs: un([](const auto& x) { return abs(x); }); break;
-        case Op::Sin: un([](const auto& x) { return sin(x); }); break;
-        case Op::Cos: un([](const auto& x) { return cos(x); }); break;
-        case Op::Tan: un([](const auto& x) { return tan(x); }); break;
-        case Op::Tanh: un([](const auto& x) { return tanh(x); }); break;
-        case Op::Sigmoid: un([](const auto& x) { return sigmoid(x); }); break;
-        case Op::Softplus: un([](const auto& x) { return softplus(x); }); break;
-        case Op::Erf: un([](const auto& x) { return erf(x); }); break;
-        case Op::Erfc: un([](const auto& x) { return erfc(x); }); break;
-        case Op::Relu: un([](const auto& x) { return relu(x); }); break;
-        case Op::Gelu: un([](const auto& x) { return gelu(x); }); break;
-        case Op::LeakyRelu: un([&](const auto& x) { return leaky_relu(x, I.par); }); break;
-        case Op::Elu: un([&](const auto& x) { return elu(x, I.par); }); break;
-        case Op::Compare: {
-          const T x = I.a == ad::detail::kConst ? I.ca : value_of(w[I.a]);
-          const T y = I.b == ad::detail::kConst ? I.cb : value_of(w[I.b]);
-          const bool now = detail::compare(I.cmp, x, y);
-          JACNET_CHECK(now == I.outcome, BranchError, "jacnet::ad::Recorded",
-                       "comparison #", comparison_number(k), " (instruction ", k, ": ", x, " ",
-                       detail::cmp_name(I.cmp), " ", y, ") is ", now ? "true" : "false",
-                       " at this point but was ", I.outcome ? "true" : "false",
-                       " when recorded: f takes another branch here; record it again at this "
-                       "point");
-          break;
-        }
-      }
+    // Unary: a constant operand cannot occur (it would have been folded while recording).
+    const auto un = [&](auto&& f) { return S(f(w[I.a])); };
+    // Binary: a constant side is passed as a plain T (cheaper mixed overloads, no tape entry).
+    const auto bin = [&](auto&& f) {
+      if (I.a == ad::detail::kConst) return S(f(I.ca, w[I.b]));
+      if (I.b == ad::detail::kConst) return S(f(w[I.a], I.cb));
+      return S(f(w[I.a], w[I.b]));
+    };
+    switch (I.op) {
+      case Op::Add: return bin([](const auto& x, const auto& y) { return x + y; });
+      case Op::Sub: return bin([](const auto& x, const auto& y) { return x - y; });
+      case Op::Mul: return bin([](const auto& x, const auto& y) { return x * y; });
+      case Op::Div: return bin([](const auto& x, const auto& y) { return x / y; });
+      case Op::Pow: return bin([](const auto& x, const auto& y) { return pow(x, y); });
+      case Op::Atan2: return bin([](const auto& x, const auto& y) { return atan2(x, y); });
+      case Op::Hypot: return bin([](const auto& x, const auto& y) { return hypot(x, y); });
+      case Op::Max: return bin([](const auto& x, const auto& y) { return max_first(x, y); });
+      case Op::Min: return bin([](const auto& x, const auto& y) { return min_first(x, y); });
+      case Op::Neg: return un([](const auto& x) { return -x; });
+      case Op::Exp: return un([](const auto& x) { return exp(x); });
+      case Op::Log: return un([](const auto& x) { return log(x); });
+      case Op::Log1p: return un([](const auto& x) { return log1p(x); });
+      case Op::Expm1: return un([](const auto& x) { return expm1(x); });
+      case Op::Sqrt: return un([](const auto& x) { return sqrt(x); });
+      case Op::Cbrt: return un([](const auto& x) { return cbrt(x); });
+      case Op::Abs: return un([](const auto& x) { return abs(x); });
+      case Op::Sin: return un([](const auto& x) { return sin(x); });
+      case Op::Cos: return un([](const auto& x) { return cos(x); });
+      case Op::Tan: return un([](const auto& x) { return tan(x); });
+      case Op::Tanh: return un([](const auto& x) { return tanh(x); });
+      case Op::Sigmoid: return un([](const auto& x) { return sigmoid(x); });
+      case Op::Softplus: return un([](const auto& x) { return softplus(x); });
+      case Op::Erf: return un([](const auto& x) { return erf(x); });
+      case Op::Erfc: return un([](const auto& x) { return erfc(x); });
+      case Op::Relu: return un([](const auto& x) { return relu(x); });
+      case Op::Gelu: return un([](const auto& x) { return gelu(x); });
+      case Op::LeakyRelu: return un([&](const auto& x) { return leaky_relu(x, I.par); });
+      case Op::Elu: return un([&](const auto& x) { return elu(x, I.par); });
+      case Op::Compare: break;
     }
+    return S();
   }
+
+  /// Operand view of the gradient sweep: slot a as Dual tangent e0, slot b as e1 (both when a = b).
+  struct PartialView {
+    const T* w;
+    std::uint32_t a, b;
+    Dual<T, 2> operator[](std::uint32_t i) const {
+      Dual<T, 2> d(w[i]);
+      if (i == a) d.set_d(0, T(1));
+      if (i == b) d.set_d(1, T(1));
+      return d;
+    }
+  };
+
   // max/min with ties to the first argument on every scalar (std::max does the same for T).
   template <class X, class Y>
   static auto max_first(const X& x, const Y& y) {
