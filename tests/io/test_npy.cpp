@@ -164,8 +164,11 @@ TEST_CASE("npy: malformed files are rejected naming file and field", "[io][npy]"
 
   CHECK_THAT(npy_error(make_npy("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }", 16)),
              Catch::Contains("big-endian"));
+  // '<i8' is readable since issue 10 (as int64); int16 is not.
+  CHECK_THAT(npy_error(make_npy("{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", 4)),
+             Catch::Contains("descr '<i2' is not supported"));
   CHECK_THAT(npy_error(make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 16)),
-             Catch::Contains("descr '<i8' is not supported"));
+             Catch::Contains("dtype '<i8' does not match the requested <f8"));
   CHECK_THAT(npy_error(make_npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", 32)),
              Catch::Contains("fortran_order is True"));
   CHECK_THAT(npy_error(make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (-2,), }", 16)),
@@ -193,4 +196,72 @@ TEST_CASE("npy: malformed files are rejected naming file and field", "[io][npy]"
   TempDir dir;
   CHECK_THROWS_WITH(io::read_npy<double>(dir / "nothing.npy"),
                     Catch::Contains("nothing.npy") && Catch::Contains("does not exist"));
+}
+
+// NumPy's default integer arrays (labels), written by NumPy 1.24 (np.save):
+//   np.array([3, -1, 4000000000], dtype='<i8')
+//   np.array([[7, -8], [9, 10]], dtype='<i4')
+const std::string kNumpyI8 =
+    "934e554d5059010076007b276465736372273a20273c6938272c2027666f727472616e5f6f72646572273a2046616c"
+    "73652c20277368617065273a2028332c292c207d2020202020202020202020202020202020202020202020202020"
+    "202020202020202020202020202020202020202020202020202020202020202020200a0300000000000000ffffffff"
+    "ffffffff00286bee00000000";
+const std::string kNumpyI4 =
+    "934e554d5059010076007b276465736372273a20273c6934272c2027666f727472616e5f6f72646572273a2046616c"
+    "73652c20277368617065273a2028322c2032292c207d20202020202020202020202020202020202020202020202020"
+    "2020202020202020202020202020202020202020202020202020202020202020200a07000000f8ffffff090000000a"
+    "000000";
+
+TEST_CASE("npy: int64 and int32 arrays (NumPy's labels) read as integers", "[io][npy][int]") {
+  const Bytes i8 = from_hex(kNumpyI8), i4 = from_hex(kNumpyI4);
+  const auto a = io::parse_npy<std::int64_t>(i8.data(), i8.size(), "labels.npy");
+  CHECK(a.dtype == io::DType::I64);
+  CHECK(a.shape == std::vector<Index>{3});
+  CHECK(a.data == std::vector<std::int64_t>{3, -1, 4000000000});
+  const auto b = io::parse_npy<std::int32_t>(i4.data(), i4.size(), "m.npy");
+  CHECK(b.shape == std::vector<Index>{2, 2});
+  CHECK(b.data == std::vector<std::int32_t>{7, -8, 9, 10});
+  CHECK(b.matrix()(1, 0) == 9);
+  // The writer produces NumPy's exact bytes for both.
+  CHECK(io::encode_npy(a.data.data(), a.shape) == i8);
+  CHECK(io::encode_npy(b.data.data(), b.shape) == i4);
+  // Round trip through a file.
+  TempDir dir;
+  const std::vector<std::int64_t> labels = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5};
+  io::write_npy(dir / "y.npy", labels.data(), {10});
+  CHECK(io::read_npy<std::int64_t>(dir / "y.npy").data == labels);
+}
+
+TEST_CASE("npy: integer conversions only on request, never lossy without an error",
+          "[io][npy][int]") {
+  const Bytes i8 = from_hex(kNumpyI8), i4 = from_hex(kNumpyI4);
+  io::NpyOptions allow;
+  allow.convert = io::Convert::allow;
+  // Exact by default: '<i4' is not int64, '<i8' is not double.
+  CHECK_THROWS_WITH(io::parse_npy<std::int64_t>(i4.data(), i4.size(), "m.npy"),
+                    Catch::Contains("'m.npy': dtype '<i4' does not match the requested <i8 "
+                                    "(pass Convert::allow to convert)"));
+  CHECK_THROWS_AS(io::parse_npy<double>(i8.data(), i8.size(), "labels.npy"), IoError);
+  // Convert::allow widens int32 -> int64 and converts integers to floating point.
+  CHECK(io::parse_npy<std::int64_t>(i4.data(), i4.size(), "m.npy", allow).data ==
+        std::vector<std::int64_t>{7, -8, 9, 10});
+  CHECK(io::parse_npy<double>(i8.data(), i8.size(), "labels.npy", allow).data ==
+        std::vector<double>{3.0, -1.0, 4e9});
+  CHECK(io::parse_npy<float>(i4.data(), i4.size(), "m.npy", allow).data ==
+        std::vector<float>{7.f, -8.f, 9.f, 10.f});
+  // Narrowing int64 -> int32 checks every value: 4e9 does not fit.
+  CHECK_THROWS_WITH(io::parse_npy<std::int32_t>(i8.data(), i8.size(), "labels.npy", allow),
+                    Catch::Contains("'labels.npy': element 2 of '<i8' data does not fit in the "
+                                    "requested <i4"));
+  const std::vector<std::int64_t> small = {1, -2, 2147483647};
+  const Bytes s = io::encode_npy(small.data(), {3});
+  CHECK(io::parse_npy<std::int32_t>(s.data(), s.size(), "s.npy", allow).data ==
+        std::vector<std::int32_t>{1, -2, 2147483647});
+  // uint8 -> int64 under allow; floating point never becomes an integer.
+  const Bytes u = from_hex(kNumpyV3U1);
+  CHECK(io::parse_npy<std::int64_t>(u.data(), u.size(), "u.npy", allow).data ==
+        std::vector<std::int64_t>{1, 2, 3, 255});
+  const Bytes f = from_hex(kNumpyV1F8);
+  CHECK_THROWS_AS(io::parse_npy<std::int64_t>(f.data(), f.size(), "f.npy", allow), IoError);
+  CHECK_THROWS_AS(io::parse_npy<std::uint8_t>(i4.data(), i4.size(), "m.npy", allow), IoError);
 }

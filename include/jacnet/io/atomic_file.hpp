@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -188,7 +189,13 @@ inline std::vector<unsigned char> read_file(const std::filesystem::path& path,
   JACNET_CHECK(!ec, IoError, "read_file", "cannot stat '", path.string(), "': ", ec.message());
   JACNET_CHECK(size <= max_bytes, IoError, "read_file", "'", path.string(), "' has ", size,
                " bytes, more than the limit of ", max_bytes);
-  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  std::vector<unsigned char> bytes;
+  try {
+    bytes.resize(static_cast<std::size_t>(size));
+  } catch (const std::bad_alloc&) {
+    jacnet::detail::raise<IoError>("read_file", "'", path.string(), "' has ", size,
+                                   " bytes: cannot allocate them (out of memory)");
+  }
   std::ifstream in(path, std::ios::binary);
   JACNET_CHECK(in.good(), IoError, "read_file", "cannot open '", path.string(), "'");
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));

@@ -5,18 +5,27 @@
 // "|u1", ... Both store little-endian data. DType is the common vocabulary; load_le/store_le read
 // and write one element at an unaligned byte address in little-endian order on any host.
 //
-// Conversion policy (both readers): by default a file's dtype must equal the requested C++ type
-// (float <-> F32/<f4, double <-> F64/<f8, std::uint8_t <-> U8/|u1). Passing Convert::allow accepts
-// F32, F64 and U8 data for any of float/double and converts element by element with static_cast
-// (F64 -> float rounds to nearest; U8 -> float is exact). Reading float data as uint8 is never
-// done.
+// Conversion policy (all readers): by default a file's dtype must equal the requested C++ type
+// (float <-> F32/<f4, double <-> F64/<f8, std::uint8_t <-> U8/|u1, std::int32_t <-> I32/<i4,
+// std::int64_t <-> I64/<i8). Passing Convert::allow converts element by element:
+//   * to float or double: from F32, F64, U8, I32 and I64 with static_cast (F64 -> float and
+//     I64 -> double round to nearest);
+//   * to std::int32_t or std::int64_t: from U8, I32 and I64; a value that does not fit (an I64
+//     label above 2^31 - 1 read as int32) is an error naming the element, never a wrap-around.
+// Floating-point data is never converted to an integer type, and nothing is converted to uint8.
+//
+// Empty arrays (a zero in the shape) decode to nothing: no pointer of an empty buffer is ever
+// passed to memcpy.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "jacnet/core/error.hpp"
 
@@ -96,7 +105,8 @@ inline bool parse_safetensors_dtype(std::string_view s, DType& out) {
   return false;
 }
 
-/// The DType a C++ element type is stored as (float, double, std::uint8_t).
+/// The DType a C++ element type is stored as (float, double, std::uint8_t, std::int32_t,
+/// std::int64_t).
 template <class T>
 constexpr DType dtype_of() {
   if constexpr (std::is_same_v<T, float>)
@@ -105,18 +115,29 @@ constexpr DType dtype_of() {
     return DType::F64;
   else if constexpr (std::is_same_v<T, std::uint8_t>)
     return DType::U8;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return DType::I32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return DType::I64;
   else
-    static_assert(sizeof(T) == 0, "jacnet::io: element type must be float, double or uint8_t");
+    static_assert(sizeof(T) == 0,
+                  "jacnet::io: element type must be float, double, uint8_t, int32_t or int64_t");
+}
+
+/// Whether data of dtype `from` may be read as dtype `to` under `conv` (see the header comment).
+constexpr bool dtype_convertible(DType from, DType to, Convert conv) {
+  if (from == to) return true;
+  if (conv == Convert::exact) return false;
+  const bool int_src = from == DType::U8 || from == DType::I32 || from == DType::I64;
+  if (to == DType::F32 || to == DType::F64) return int_src || from == DType::F32 || from == DType::F64;
+  if (to == DType::I32 || to == DType::I64) return int_src;
+  return false;
 }
 
 /// Whether data of dtype `d` may be read as T under `conv`.
 template <class T>
 constexpr bool dtype_readable_as(DType d, Convert conv) {
-  if (d == dtype_of<T>()) return true;
-  if (conv == Convert::exact) return false;
-  if constexpr (std::is_floating_point_v<T>)
-    return d == DType::F32 || d == DType::F64 || d == DType::U8;
-  return false;
+  return dtype_convertible(d, dtype_of<T>(), conv);
 }
 
 namespace detail {
@@ -159,31 +180,81 @@ inline void store_le(unsigned char* p, E e) {
   std::memcpy(p, &u, sizeof(U));
 }
 
-/// Converts `n` little-endian elements of dtype `d` at `src` to T (d must be F32, F64 or U8).
+namespace detail {
+/// dst[i] = src element i of type E (little-endian); for an integer T, returns the index of the
+/// first element that does not fit in T (n if all fit).
+template <class E, class T>
+inline std::size_t decode_as(const unsigned char* src, std::size_t n, T* dst) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const E e = load_le<E>(src + sizeof(E) * i);
+    if constexpr (std::is_integral_v<T> && std::is_integral_v<E>) {
+      if (!std::in_range<T>(e)) return i;
+    }
+    dst[i] = static_cast<T>(e);
+  }
+  return n;
+}
+}  // namespace detail
+
+/// Converts `n` little-endian elements of dtype `d` at `src` to T (the pairs dtype_convertible
+/// allows under Convert::allow). Returns the index of the first element whose value does not fit
+/// in an integer T (then dst holds only the elements before it), or n when all were converted.
+/// n == 0 touches neither pointer (both may be null).
 template <class T>
-inline void decode_le(DType d, const unsigned char* src, std::size_t n, T* dst) {
+inline std::size_t decode_le(DType d, const unsigned char* src, std::size_t n, T* dst) {
+  if (n == 0) return 0;
   if (d == dtype_of<T>() && std::endian::native == std::endian::little) {
     std::memcpy(dst, src, n * sizeof(T));
-    return;
+    return n;
   }
   switch (d) {
     case DType::F32:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(load_le<float>(src + 4 * i));
+      if constexpr (std::is_floating_point_v<T>) return detail::decode_as<float>(src, n, dst);
       break;
     case DType::F64:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(load_le<double>(src + 8 * i));
+      if constexpr (std::is_floating_point_v<T>) return detail::decode_as<double>(src, n, dst);
       break;
     case DType::U8:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[i]);
+      return detail::decode_as<std::uint8_t>(src, n, dst);
+    case DType::I32:
+      if constexpr (!std::is_same_v<T, std::uint8_t>)
+        return detail::decode_as<std::int32_t>(src, n, dst);
+      break;
+    case DType::I64:
+      if constexpr (!std::is_same_v<T, std::uint8_t>)
+        return detail::decode_as<std::int64_t>(src, n, dst);
       break;
     default:
-      jacnet::detail::raise<ValueError>("decode_le", "cannot decode dtype ", safetensors_name(d));
+      break;
   }
+  jacnet::detail::raise<ValueError>("decode_le", "cannot decode dtype ", safetensors_name(d),
+                                    " as ", safetensors_name(dtype_of<T>()));
+}
+
+/// Resizes `v` to n elements; an allocation failure (std::bad_alloc, std::length_error) becomes
+/// an IoError naming `what` (the file and the field), so hostile sizes never escape as bad_alloc.
+template <class Vec, class... Args>
+inline void resize_or_fail(Vec& v, std::uint64_t n, const char* where, Args&&... what) {
+  bool failed = n > v.max_size();
+  if (!failed) {
+    try {
+      v.resize(static_cast<std::size_t>(n));
+    } catch (const std::bad_alloc&) {
+      failed = true;
+    } catch (const std::length_error&) {
+      failed = true;
+    }
+  }
+  if (failed)
+    jacnet::detail::raise<IoError>(where, std::forward<Args>(what)..., ": cannot allocate ", n,
+                                   " elements of ", sizeof(typename Vec::value_type),
+                                   " bytes (out of memory)");
 }
 
 /// Encodes `n` elements of T as little-endian bytes of T's own dtype.
 template <class T>
 inline void encode_le(const T* src, std::size_t n, unsigned char* dst) {
+  if (n == 0) return;
   if constexpr (std::endian::native == std::endian::little) {
     std::memcpy(dst, src, n * sizeof(T));
   } else {

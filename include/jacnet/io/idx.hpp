@@ -7,11 +7,15 @@
 // magic 1F 8B, not from the name); decompression goes through zlib when JACNET_HAS_ZLIB is set
 // (the CMake target sets it when zlib is found).
 //
-// read_idx<T> checks, in order, and throws IoError naming the file and the field:
-//   the magic (two zero bytes), the dtype code, the number of dimensions (1..16), each dimension
-//   (> 0), the total size (no overflow, at most IdxOptions::max_bytes), and that the data is
-//   exactly as long as the header says (a plain file's length; for gzip, truncation, corruption
-//   and trailing bytes after the data).
+// read_idx<T> (a file) and parse_idx<T> (bytes in memory) check, in order, and throw IoError
+// naming the file and the field: the magic (two zero bytes), the dtype code, the number of
+// dimensions (1..16), each dimension (> 0), the total size (no overflow; at most
+// IdxOptions::max_bytes counted both in the file's bytes and in the bytes of T), what the file
+// can hold (a plain file's length; a gzip file of c bytes decompresses to at most 1032 c bytes),
+// then while reading: truncation, corruption and trailing bytes after the data (gzip). Nothing is
+// allocated before these checks; decompressed data is stored as it arrives, so a gzip header that
+// lies costs no more memory than the data actually present (at most twice it, as the buffer
+// doubles), and an allocation failure is an IoError too, never std::bad_alloc.
 //
 //   auto imgs = io::read_idx<std::uint8_t>("train-images-idx3-ubyte.gz");  // dims {60000, 28, 28}
 //   auto x = io::read_idx<float>("data.idx");   // any numeric type, converted to float
@@ -25,8 +29,10 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "jacnet/core/error.hpp"
@@ -85,7 +91,9 @@ constexpr const char* idx_type_name(IdxType t) {
 }
 
 struct IdxOptions {
-  /// Largest data size accepted (bytes), a guard against corrupt headers. Default 4 GiB.
+  /// Largest data size accepted (bytes), a guard against corrupt headers, checked before anything
+  /// is allocated against both the stored bytes and the bytes of the requested element type.
+  /// Default 4 GiB.
   std::uint64_t max_bytes = std::uint64_t{1} << 32;
 };
 
@@ -115,90 +123,167 @@ inline std::string dims_str(const std::vector<Index>& dims) {
   return s + "]";
 }
 
-/// Sequential reader over a plain or gzip file.
+/// The largest factor by which deflate can expand data: one 258-byte match costs at least two
+/// bits, so a deflate stream decompresses to at most 1032 times its size (zlib's "technical
+/// details"). A gzip file of c bytes therefore holds at most 1032 * c bytes.
+inline constexpr std::uint64_t kDeflateMaxRatio = 1032;
+
+/// Sequential reader over the bytes of an IDX file, plain or gzip, held in a file or in memory.
+/// gzip is decoded incrementally with zlib's inflate (members may be concatenated, as gzip
+/// allows); bytes after the last member that are not another gzip member are an error.
 class IdxSource {
  public:
-  explicit IdxSource(const std::filesystem::path& path) : path_(path) {
+  /// Reads the file at `path`.
+  explicit IdxSource(const std::filesystem::path& path) : name_(path.string()) {
     std::error_code ec;
-    JACNET_CHECK(std::filesystem::exists(path, ec), IoError, "read_idx", "'", path.string(),
+    JACNET_CHECK(std::filesystem::exists(path, ec), IoError, "read_idx", "'", name_,
                  "' does not exist");
-    JACNET_CHECK(std::filesystem::is_regular_file(path, ec), IoError, "read_idx", "'",
-                 path.string(), "' is not a regular file");
-    file_size_ = std::filesystem::file_size(path, ec);
-    JACNET_CHECK(!ec, IoError, "read_idx", "cannot stat '", path.string(), "': ", ec.message());
-    unsigned char m[2] = {0, 0};
-    {
-      std::ifstream probe(path, std::ios::binary);
-      JACNET_CHECK(probe.good(), IoError, "read_idx", "cannot open '", path.string(), "'");
-      probe.read(reinterpret_cast<char*>(m), 2);
-      gzip_ = probe.gcount() == 2 && m[0] == 0x1F && m[1] == 0x8B;
-    }
-    if (gzip_) {
-#ifdef JACNET_HAS_ZLIB
-      gz_ = gzopen(path.c_str(), "rb");
-      JACNET_CHECK(gz_ != nullptr, IoError, "read_idx", "cannot open '", path.string(),
-                   "' with zlib");
-      gzbuffer(gz_, 1 << 17);
-#else
-      jacnet::detail::raise<IoError>("read_idx", "'", path.string(),
-                                     "' is gzip-compressed but jacnet was built without zlib "
-                                     "(link zlib and define JACNET_HAS_ZLIB)");
-#endif
-    } else {
-      in_.open(path, std::ios::binary);
-      JACNET_CHECK(in_.good(), IoError, "read_idx", "cannot open '", path.string(), "'");
-    }
+    JACNET_CHECK(std::filesystem::is_regular_file(path, ec), IoError, "read_idx", "'", name_,
+                 "' is not a regular file");
+    size_ = std::filesystem::file_size(path, ec);
+    JACNET_CHECK(!ec, IoError, "read_idx", "cannot stat '", name_, "': ", ec.message());
+    in_.open(path, std::ios::binary);
+    JACNET_CHECK(in_.good(), IoError, "read_idx", "cannot open '", name_, "'");
+    file_ = true;
+    init();
+  }
+  /// Reads `n` bytes at `bytes` (kept by reference; `name` names them in errors).
+  IdxSource(const unsigned char* bytes, std::size_t n, std::string name)
+      : name_(std::move(name)), mem_(bytes), mem_left_(n), size_(n) {
+    init();
   }
   IdxSource(const IdxSource&) = delete;
   IdxSource& operator=(const IdxSource&) = delete;
   ~IdxSource() {
 #ifdef JACNET_HAS_ZLIB
-    if (gz_) gzclose(gz_);
+    if (zinit_) inflateEnd(&zs_);
 #endif
   }
 
   bool gzip() const { return gzip_; }
-  std::uint64_t file_size() const { return file_size_; }
+  /// Size of the stored (possibly compressed) bytes.
+  std::uint64_t stored_size() const { return size_; }
+  const std::string& name() const { return name_; }
 
   /// Reads up to n bytes; returns how many were read (fewer only at the end of the data).
-  /// Throws on a decompression error (corrupt or truncated gzip stream).
+  /// Throws IoError on a corrupt or truncated gzip stream.
   std::uint64_t read(void* dst, std::uint64_t n) {
-    std::uint64_t got = 0;
-    char* p = static_cast<char*>(dst);
-    if (!gzip_) {
-      in_.read(p, static_cast<std::streamsize>(n));
-      return static_cast<std::uint64_t>(in_.gcount());
-    }
+    auto* p = static_cast<unsigned char*>(dst);
+    if (!gzip_) return raw_read(p, n);
 #ifdef JACNET_HAS_ZLIB
+    std::uint64_t got = 0;
     while (got < n) {
-      const unsigned chunk = static_cast<unsigned>(std::min<std::uint64_t>(n - got, 1u << 30));
-      const int k = gzread(gz_, p + got, chunk);
-      int errnum = Z_OK;
-      const char* msg = gzerror(gz_, &errnum);
-      if (errnum == Z_BUF_ERROR) {
-        // zlib's report of input that ends inside the compressed stream (it reads ahead, so
-        // this can come before the bytes already decompressed are consumed).
-        jacnet::detail::raise<IoError>("read_idx", "'", path_.string(),
-                                       "' (gzip): truncated: the compressed stream ends early "
-                                       "(zlib: unexpected end of file)");
+      if (zs_.avail_in == 0) refill();
+      if (zs_.avail_in == 0) {
+        // No compressed bytes left: a clean end only between members.
+        JACNET_CHECK(member_done_, IoError, "read_idx", "'", name_,
+                     "' (gzip): truncated: the compressed stream ends early");
+        break;
       }
-      JACNET_CHECK(k >= 0 && errnum == Z_OK, IoError, "read_idx", "'", path_.string(),
-                   "' (gzip): corrupt compressed data (zlib: ", msg ? msg : "error", ")");
-      if (k == 0) break;
-      got += static_cast<std::uint64_t>(k);
+      if (member_done_) {  // another member follows: decode it as a continuation
+        JACNET_CHECK(inflateReset(&zs_) == Z_OK, IoError, "read_idx", "'", name_,
+                     "' (gzip): zlib inflateReset failed");
+        member_done_ = false;
+        ++members_;
+      }
+      const auto chunk = static_cast<uInt>(std::min<std::uint64_t>(n - got, 1u << 30));
+      zs_.next_out = p + got;
+      zs_.avail_out = chunk;
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      got += chunk - zs_.avail_out;
+      if (rc == Z_STREAM_END) {
+        member_done_ = true;
+      } else if (rc == Z_BUF_ERROR) {
+        // No progress possible: only legitimate when the input ran dry (refilled next round).
+        JACNET_CHECK(zs_.avail_in == 0, IoError, "read_idx", "'", name_,
+                     "' (gzip): corrupt compressed data (zlib: no progress)");
+      } else if (rc != Z_OK) {
+        const char* msg = zs_.msg ? zs_.msg : "error";
+        if (rc == Z_MEM_ERROR)
+          jacnet::detail::raise<IoError>("read_idx", "'", name_,
+                                         "' (gzip): zlib is out of memory");
+        jacnet::detail::raise<IoError>(
+            "read_idx", "'", name_, "' (gzip): corrupt compressed data",
+            members_ > 0 ? " after the end of a gzip member (trailing bytes that are not gzip)"
+                         : "",
+            " (zlib: ", msg, ")");
+      }
     }
-#endif
     return got;
+#else
+    return 0;
+#endif
   }
 
  private:
-  std::filesystem::path path_;
-  std::uint64_t file_size_ = 0;
+  void init() {
+    unsigned char m[2] = {0, 0};
+    // Peek at the first two bytes without consuming them.
+    if (file_) {
+      in_.read(reinterpret_cast<char*>(m), 2);
+      const auto k = in_.gcount();
+      in_.clear();
+      in_.seekg(0);
+      gzip_ = k == 2 && m[0] == 0x1F && m[1] == 0x8B;
+    } else {
+      gzip_ = mem_left_ >= 2 && mem_[0] == 0x1F && mem_[1] == 0x8B;
+    }
+    if (!gzip_) return;
+#ifdef JACNET_HAS_ZLIB
+    // windowBits 15 + 16: gzip wrapper only (header, CRC-32 and length are checked by zlib).
+    JACNET_CHECK(inflateInit2(&zs_, 15 + 16) == Z_OK, IoError, "read_idx", "'", name_,
+                 "' (gzip): zlib inflateInit2 failed");
+    zinit_ = true;
+#else
+    jacnet::detail::raise<IoError>("read_idx", "'", name_,
+                                   "' is gzip-compressed but jacnet was built without zlib "
+                                   "(link zlib and define JACNET_HAS_ZLIB)");
+#endif
+  }
+
+  /// Stored bytes, uncompressed.
+  std::uint64_t raw_read(unsigned char* p, std::uint64_t n) {
+    if (file_) {
+      in_.read(reinterpret_cast<char*>(p), static_cast<std::streamsize>(n));
+      return static_cast<std::uint64_t>(in_.gcount());
+    }
+    const std::uint64_t k = std::min<std::uint64_t>(n, mem_left_);
+    if (k) std::memcpy(p, mem_, static_cast<std::size_t>(k));
+    mem_ += k;
+    mem_left_ -= k;
+    return k;
+  }
+
+#ifdef JACNET_HAS_ZLIB
+  /// Gives inflate the next compressed bytes (none at the end of the input).
+  void refill() {
+    if (file_) {
+      inbuf_.resize(1 << 16);
+      const std::uint64_t k = raw_read(inbuf_.data(), inbuf_.size());
+      zs_.next_in = inbuf_.data();
+      zs_.avail_in = static_cast<uInt>(k);
+    } else {
+      const std::uint64_t k = std::min<std::uint64_t>(mem_left_, 1u << 30);
+      zs_.next_in = const_cast<unsigned char*>(mem_);
+      zs_.avail_in = static_cast<uInt>(k);
+      mem_ += k;
+      mem_left_ -= k;
+    }
+  }
+  z_stream zs_{};
+  bool zinit_ = false;
+  bool member_done_ = false;
+  std::uint64_t members_ = 0;  ///< members fully decoded before the current one
+  std::vector<unsigned char> inbuf_;
+#endif
+
+  std::string name_;
+  const unsigned char* mem_ = nullptr;
+  std::uint64_t mem_left_ = 0;
+  std::uint64_t size_ = 0;
+  bool file_ = false;
   bool gzip_ = false;
   std::ifstream in_;
-#ifdef JACNET_HAS_ZLIB
-  gzFile gz_ = nullptr;
-#endif
 };
 
 template <class E>
@@ -214,41 +299,65 @@ inline E load_be(const unsigned char* p) {
   return e;
 }
 
-template <class T>
-void convert_idx(IdxType type, const unsigned char* src, std::size_t n, T* dst) {
-  switch (type) {
-    case IdxType::u8:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[i]);
-      break;
-    case IdxType::i8:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(static_cast<std::int8_t>(src[i]));
-      break;
-    case IdxType::i16:
-      for (std::size_t i = 0; i < n; ++i)
-        dst[i] = static_cast<T>(load_be<std::int16_t>(src + 2 * i));
-      break;
-    case IdxType::i32:
-      for (std::size_t i = 0; i < n; ++i)
-        dst[i] = static_cast<T>(load_be<std::int32_t>(src + 4 * i));
-      break;
-    case IdxType::f32:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(load_be<float>(src + 4 * i));
-      break;
-    case IdxType::f64:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(load_be<double>(src + 8 * i));
-      break;
+/// Whether element e of the file converts to T without undefined behavior or wrap-around: an
+/// integer T must hold the value (floating-point data: after truncation toward zero; NaN never
+/// fits). Conversions to floating point always fit (double -> float rounds, IEEE).
+template <class T, class E>
+inline bool idx_fits(E e) {
+  if constexpr (std::is_integral_v<T> && std::is_floating_point_v<E>) {
+    // trunc(e) in [min, max]  <=>  min - 1 < e < max + 1 (exact in long double for 64-bit T).
+    constexpr long double lo = static_cast<long double>(std::numeric_limits<T>::min()) - 1.0L;
+    constexpr long double hi = static_cast<long double>(std::numeric_limits<T>::max()) + 1.0L;
+    return static_cast<long double>(e) > lo && static_cast<long double>(e) < hi;
+  } else if constexpr (std::is_integral_v<T>) {
+    return std::in_range<T>(e);
+  } else {
+    return true;
   }
 }
 
-}  // namespace detail
+/// dst[i] = element i (big-endian E at src) as T; returns the index of the first element that
+/// does not fit in T (see idx_fits), or n.
+template <class E, class T>
+inline std::size_t convert_be(const unsigned char* src, std::size_t n, T* dst) {
+  for (std::size_t i = 0; i < n; ++i) {
+    E e;
+    if constexpr (sizeof(E) == 1)
+      std::memcpy(&e, src + i, 1);
+    else
+      e = load_be<E>(src + sizeof(E) * i);
+    if (!idx_fits<T>(e)) return i;
+    dst[i] = static_cast<T>(e);
+  }
+  return n;
+}
 
-/// Reads an IDX file (plain or gzip). T = std::uint8_t requires uint8 data; T = float, double,
-/// std::int32_t or std::int64_t accept every IDX type and convert with static_cast.
+/// Converts n elements of an IDX type to T; returns the index of the first element that does not
+/// fit in T, or n.
 template <class T>
-IdxArray<T> read_idx(const std::filesystem::path& path, const IdxOptions& opt = {}) {
+std::size_t convert_idx(IdxType type, const unsigned char* src, std::size_t n, T* dst) {
+  switch (type) {
+    case IdxType::u8:
+      return convert_be<std::uint8_t>(src, n, dst);
+    case IdxType::i8:
+      return convert_be<std::int8_t>(src, n, dst);
+    case IdxType::i16:
+      return convert_be<std::int16_t>(src, n, dst);
+    case IdxType::i32:
+      return convert_be<std::int32_t>(src, n, dst);
+    case IdxType::f32:
+      return convert_be<float>(src, n, dst);
+    case IdxType::f64:
+      return convert_be<double>(src, n, dst);
+  }
+  return 0;
+}
+
+/// Decodes an IDX array from `src` (see read_idx).
+template <class T>
+IdxArray<T> read_idx_from(IdxSource& src, const IdxOptions& opt) {
   static_assert(std::is_arithmetic_v<T>, "read_idx: T must be an arithmetic type");
-  const std::string file = path.string();
-  detail::IdxSource src(path);
+  const std::string& file = src.name();
   const char* kind = src.gzip() ? " (gzip)" : "";
 
   unsigned char magic[4];
@@ -256,12 +365,11 @@ IdxArray<T> read_idx(const std::filesystem::path& path, const IdxOptions& opt = 
   JACNET_CHECK(got_magic == 4, IoError, "read_idx", "'", file, "'", kind,
                ": truncated: ", got_magic, " bytes, shorter than the 4-byte magic");
   JACNET_CHECK(magic[0] == 0 && magic[1] == 0, IoError, "read_idx", "'", file, "'", kind,
-               ": wrong magic: first two bytes are ", detail::hex_byte(magic[0]), " ",
-               detail::hex_byte(magic[1]), ", expected 0x00 0x00 (not an IDX file)");
+               ": wrong magic: first two bytes are ", hex_byte(magic[0]), " ", hex_byte(magic[1]),
+               ", expected 0x00 0x00 (not an IDX file)");
   const std::size_t esize = idx_type_size(magic[2]);
   JACNET_CHECK(esize != 0, IoError, "read_idx", "'", file, "'", kind, ": unknown dtype code ",
-               detail::hex_byte(magic[2]),
-               " in magic byte 2 (expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)");
+               hex_byte(magic[2]), " in magic byte 2 (expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)");
   const auto type = static_cast<IdxType>(magic[2]);
   if constexpr (std::is_same_v<T, std::uint8_t>) {
     JACNET_CHECK(type == IdxType::u8, IoError, "read_idx", "'", file, "'", kind, ": dtype is ",
@@ -281,7 +389,7 @@ IdxArray<T> read_idx(const std::filesystem::path& path, const IdxOptions& opt = 
   std::uint64_t count = 1;
   bool overflow = false;
   for (unsigned i = 0; i < ndims; ++i) {
-    const std::uint32_t d = detail::load_be<std::uint32_t>(dimbuf + 4 * i);
+    const std::uint32_t d = load_be<std::uint32_t>(dimbuf + 4 * i);
     out.dims.push_back(static_cast<Index>(d));
     JACNET_CHECK(d > 0, IoError, "read_idx", "'", file, "'", kind, ": dimension ", i, " is 0");
     if (count > std::numeric_limits<std::uint64_t>::max() / d)
@@ -289,55 +397,108 @@ IdxArray<T> read_idx(const std::filesystem::path& path, const IdxOptions& opt = 
     else
       count *= d;
   }
+  // The limit bounds both the bytes read from the file and the bytes allocated for T (a uint8
+  // file read as double needs 8 bytes per element).
   const std::uint64_t header = 4 + 4ull * ndims;
-  JACNET_CHECK(!overflow && count <= opt.max_bytes / esize, IoError, "read_idx", "'", file, "'",
-               kind, ": absurd size: dimensions ", detail::dims_str(out.dims), " of ",
-               idx_type_name(type), " exceed the limit of ", opt.max_bytes,
+  const std::uint64_t unit = std::max<std::uint64_t>(esize, sizeof(T));
+  JACNET_CHECK(!overflow && count <= opt.max_bytes / unit, IoError, "read_idx", "'", file, "'",
+               kind, ": absurd size: dimensions ", dims_str(out.dims), " of ", idx_type_name(type),
+               " read as ", sizeof(T), "-byte elements exceed the limit of ", opt.max_bytes,
                " bytes (IdxOptions::max_bytes)");
   const std::uint64_t nbytes = count * esize;
   if (!src.gzip()) {
-    const std::uint64_t have = src.file_size() - header;
+    const std::uint64_t have = src.stored_size() - header;
     JACNET_CHECK(have >= nbytes, IoError, "read_idx", "'", file, "': truncated: dimensions ",
-                 detail::dims_str(out.dims), " of ", idx_type_name(type), " need ", nbytes,
+                 dims_str(out.dims), " of ", idx_type_name(type), " need ", nbytes,
                  " data bytes but the file has ", have, " after its ", header, "-byte header");
     JACNET_CHECK(have == nbytes, IoError, "read_idx", "'", file, "': size mismatch: dimensions ",
-                 detail::dims_str(out.dims), " of ", idx_type_name(type), " need ", nbytes,
+                 dims_str(out.dims), " of ", idx_type_name(type), " need ", nbytes,
                  " data bytes but the file has ", have, " (", have - nbytes, " trailing bytes)");
+  } else {
+    // What a gzip file of this size can hold at most (deflate's maximum expansion).
+    const std::uint64_t stored = src.stored_size();
+    const std::uint64_t can_hold =
+        stored > std::numeric_limits<std::uint64_t>::max() / kDeflateMaxRatio
+            ? std::numeric_limits<std::uint64_t>::max()
+            : stored * kDeflateMaxRatio;
+    JACNET_CHECK(nbytes <= can_hold - std::min(can_hold, header), IoError, "read_idx", "'", file,
+                 "' (gzip): truncated: dimensions ", dims_str(out.dims), " of ",
+                 idx_type_name(type), " need ", nbytes, " data bytes but a gzip file of ", stored,
+                 " bytes decompresses to at most ", can_hold, " bytes (deflate's maximum ratio ",
+                 kDeflateMaxRatio, ":1)");
   }
 
-  out.data.resize(static_cast<std::size_t>(count));
-  const bool direct = esize == sizeof(T) && (type == IdxType::u8 || type == IdxType::i8) &&
-                      std::is_integral_v<T> && (type == IdxType::u8) == std::is_unsigned_v<T>;
-  std::uint64_t got = 0;
-  if (direct) {
-    got = src.read(out.data.data(), nbytes);
-  } else {
-    // Convert in blocks to bound the temporary buffer.
-    constexpr std::uint64_t kBlock = 1 << 20;
-    std::vector<unsigned char> buf(static_cast<std::size_t>(std::min(nbytes, kBlock)));
-    while (got < nbytes) {
-      const std::uint64_t want = std::min<std::uint64_t>(kBlock, nbytes - got);
-      const std::uint64_t k = src.read(buf.data(), want);
-      if (k != want) {
-        got += k;
-        break;
+  // Plain data is known to be there (the length matched): allocate once. Decompressed data is
+  // not known until it arrives: grow the buffer with it, so a lying header costs no memory.
+  auto grow_to = [&](std::uint64_t n) {
+    if (n > out.data.capacity()) {
+      const std::uint64_t cap = std::min<std::uint64_t>(
+          count, std::max<std::uint64_t>(n, 2 * static_cast<std::uint64_t>(out.data.capacity())));
+      try {
+        out.data.reserve(static_cast<std::size_t>(cap));
+      } catch (const std::bad_alloc&) {
+        jacnet::detail::raise<IoError>("read_idx", "'", file, "'", kind, ": dimensions ",
+                                       dims_str(out.dims), ": cannot allocate ",
+                                       cap * sizeof(T), " bytes (out of memory)");
       }
-      detail::convert_idx(type, buf.data(), static_cast<std::size_t>(want / esize),
-                          out.data.data() + got / esize);
-      got += want;
     }
+    out.data.resize(static_cast<std::size_t>(n));
+  };
+  if (!src.gzip()) grow_to(count);
+
+  // Read and convert in blocks (a multiple of every element size).
+  constexpr std::uint64_t kBlock = 1 << 20;
+  std::vector<unsigned char> buf(static_cast<std::size_t>(std::min(nbytes, kBlock)));
+  std::uint64_t got = 0;
+  while (got < nbytes) {
+    const std::uint64_t want = std::min<std::uint64_t>(kBlock, nbytes - got);
+    const std::uint64_t k = src.read(buf.data(), want);
+    if (k != want) {
+      got += k;
+      break;
+    }
+    grow_to((got + want) / esize);
+    const auto m = static_cast<std::size_t>(want / esize);
+    const std::size_t done = convert_idx(type, buf.data(), m, out.data.data() + got / esize);
+    JACNET_CHECK(done == m, IoError, "read_idx", "'", file, "'", kind, ": element ",
+                 got / esize + done, " of the ", idx_type_name(type),
+                 " data does not fit in the requested ", sizeof(T), "-byte ",
+                 std::is_integral_v<T> ? "integer" : "type",
+                 " (out of range or NaN; read it as double)");
+    got += want;
   }
   JACNET_CHECK(got == nbytes, IoError, "read_idx", "'", file, "'", kind, ": truncated: dimensions ",
-               detail::dims_str(out.dims), " of ", idx_type_name(type), " need ", nbytes,
+               dims_str(out.dims), " of ", idx_type_name(type), " need ", nbytes,
                " data bytes, the file holds ", got);
   if (src.gzip()) {
     unsigned char extra[64];
     const std::uint64_t more = src.read(extra, sizeof extra);
     JACNET_CHECK(more == 0, IoError, "read_idx", "'", file,
-                 "' (gzip): size mismatch: ", "trailing data after the ", nbytes,
-                 " data bytes of dimensions ", detail::dims_str(out.dims));
+                 "' (gzip): size mismatch: trailing data after the ", nbytes,
+                 " data bytes of dimensions ", dims_str(out.dims));
   }
   return out;
+}
+
+}  // namespace detail
+
+/// Reads an IDX file (plain or gzip). T = std::uint8_t requires uint8 data; T = float, double,
+/// std::int32_t or std::int64_t accept every IDX type and convert with static_cast; a value an
+/// integer T cannot hold (an out-of-range or NaN float, a negative int8 as unsigned) is an
+/// IoError naming the element.
+template <class T>
+IdxArray<T> read_idx(const std::filesystem::path& path, const IdxOptions& opt = {}) {
+  detail::IdxSource src(path);
+  return detail::read_idx_from<T>(src, opt);
+}
+
+/// Decodes IDX bytes held in memory (plain or gzip), with the checks of read_idx; `name` names
+/// them in errors.
+template <class T>
+IdxArray<T> parse_idx(const unsigned char* bytes, std::size_t n, const std::string& name,
+                      const IdxOptions& opt = {}) {
+  detail::IdxSource src(bytes, n, name);
+  return detail::read_idx_from<T>(src, opt);
 }
 
 /// The IDX type code of a C++ element type.

@@ -5,15 +5,20 @@
 // ASCII Python dict literal {'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), } padded
 // with spaces and '\n' so the data starts at a multiple of 64, then the raw elements in C order.
 //
-// Supported dtypes: '<f4' (float), '<f8' (double), '|u1' (uint8). The reader rejects, with an
+// Supported dtypes: '<f4' (float), '<f8' (double), '|u1' (uint8), '<i4' (std::int32_t) and
+// '<i8' (std::int64_t, NumPy's default integer, e.g. for labels). The reader rejects, with an
 // IoError naming the file and the field: a wrong magic or version, a header longer than the file,
 // a header that is not such a dict (or has other keys), big-endian or other dtypes,
-// fortran_order True, negative or overflowing shapes, sizes above NpyOptions::max_bytes, and data
-// shorter or longer than the shape says. Element types must match the requested T unless
-// NpyOptions::convert is Convert::allow (see io/dtype.hpp).
+// fortran_order True, negative shapes, shapes whose product overflows (zero dimensions do not
+// hide the others: the product of the non-zero dimensions must fit too), sizes above
+// NpyOptions::max_bytes (counted in the file's bytes and in the bytes of T), and data shorter or
+// longer than the shape says, all before anything is allocated. Element types must match the
+// requested T unless NpyOptions::convert is Convert::allow (see io/dtype.hpp); an integer that
+// does not fit the requested integer type is an error naming the element.
 //
 //   io::write_npy("x.npy", X);                                 // Matrix<double> -> shape (B, D)
 //   auto a = io::read_npy<double>("x.npy");  a.shape == {B, D}; a.matrix() == X
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -45,17 +50,36 @@ struct NpyArray {
 
   Index size() const { return static_cast<Index>(data.size()); }
   /// The array as a row-major matrix: rank 2 as is, rank 1 (n) as 1 x n, rank >= 3 as
-  /// shape[0] x (product of the rest), rank 0 as 1 x 1.
+  /// shape[0] x (product of the rest), rank 0 as 1 x 1. Throws ShapeError if the shape has a
+  /// negative dimension, its products overflow, or rows x cols differs from data.size().
   Matrix<T> matrix() const {
-    Index rows = 1, cols = 1;
-    if (shape.size() == 1) cols = shape[0];
-    if (shape.size() >= 2) {
+    Index rows = 1, cols = 1, nonzero = 1;
+    bool ok = true;
+    // Checked products. The product of the non-zero dimensions bounds rows and cols and rows x
+    // cols, so a zero dimension cannot hide an overflow of the others.
+    for (Index d : shape) {
+      if (d < 0 || (d != 0 && nonzero > std::numeric_limits<Index>::max() / d)) ok = false;
+      if (ok && d != 0) nonzero *= d;
+    }
+    if (ok && shape.size() == 1) cols = shape[0];
+    if (ok && shape.size() >= 2) {
       rows = shape[0];
       for (std::size_t i = 1; i < shape.size(); ++i) cols *= shape[i];
     }
+    JACNET_CHECK(ok && static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) ==
+                           data.size(),
+                 ShapeError, "NpyArray::matrix", "shape ", shape_text(), " does not describe the ",
+                 data.size(), " elements held");
     Matrix<T> m(rows, cols);
     if (m.size() > 0) std::memcpy(m.data(), data.data(), data.size() * sizeof(T));
     return m;
+  }
+
+ private:
+  std::string shape_text() const {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + ")";
   }
 };
 
@@ -206,13 +230,15 @@ inline DType npy_dtype(const std::string& descr, const std::string& file) {
   if (descr == "<f4") return DType::F32;
   if (descr == "<f8") return DType::F64;
   if (descr == "|u1" || descr == "<u1" || descr == "u1") return DType::U8;
+  if (descr == "<i4") return DType::I32;
+  if (descr == "<i8") return DType::I64;
   JACNET_CHECK(descr.empty() || descr[0] != '>', IoError, "read_npy", "'", file, "': descr '",
                descr,
                "' is big-endian; only little-endian data is supported (save with "
                "arr.astype('<",
                descr.substr(1), "'))");
   jacnet::detail::raise<IoError>("read_npy", "'", file, "': descr '", descr,
-                                 "' is not supported (expected '<f4', '<f8' or '|u1')");
+                                 "' is not supported (expected '<f4', '<f8', '|u1', '<i4' or '<i8')");
 }
 
 inline std::string npy_descr(DType d) {
@@ -223,6 +249,10 @@ inline std::string npy_descr(DType d) {
       return "<f8";
     case DType::U8:
       return "|u1";
+    case DType::I32:
+      return "<i4";
+    case DType::I64:
+      return "<i8";
     default:
       jacnet::detail::raise<ValueError>("write_npy", "dtype ", safetensors_name(d),
                                         " is not supported");
@@ -275,12 +305,23 @@ NpyArray<T> parse_npy(const unsigned char* bytes, std::size_t n, const std::stri
                h.descr, "' does not match the requested ", detail::npy_descr(dtype_of<T>()),
                opt.convert == Convert::exact ? " (pass Convert::allow to convert)" : "");
   const std::size_t es = dtype_size(dt);
-  std::uint64_t count = 1;
+  // count = prod(shape). Overflow is checked on the product of the non-zero dimensions, so a
+  // zero does not let (0, 2^62, 2^62) through; the limit applies to the file's bytes and to the
+  // bytes of T that would be allocated.
+  const std::uint64_t unit = std::max<std::uint64_t>(es, sizeof(T));
+  const std::uint64_t limit = std::min<std::uint64_t>(opt.max_bytes, std::uint64_t{1} << 62);
+  std::uint64_t count = 1, nonzero = 1;
   for (Index d : h.shape) {
     const auto u = static_cast<std::uint64_t>(d);
-    JACNET_CHECK(u == 0 || count <= opt.max_bytes / es / u, IoError, "read_npy", "'", file,
-                 "': absurd size: shape ", detail::npy_shape_str(h.shape), " of '", h.descr,
-                 "' exceeds the limit of ", opt.max_bytes, " bytes (NpyOptions::max_bytes)");
+    if (u == 0) {
+      count = 0;
+      continue;
+    }
+    JACNET_CHECK(nonzero <= limit / unit / u, IoError, "read_npy", "'", file, "': absurd size: shape ",
+                 detail::npy_shape_str(h.shape), " of '", h.descr,
+                 "': the product of its non-zero dimensions exceeds the limit of ", opt.max_bytes,
+                 " bytes (NpyOptions::max_bytes) for ", unit, "-byte elements");
+    nonzero *= u;
     count *= u;
   }
   const std::uint64_t need = count * es, have = n - h.data_offset;
@@ -293,8 +334,12 @@ NpyArray<T> parse_npy(const unsigned char* bytes, std::size_t n, const std::stri
   NpyArray<T> a;
   a.shape = h.shape;
   a.dtype = dt;
-  a.data.resize(static_cast<std::size_t>(count));
-  decode_le<T>(dt, bytes + h.data_offset, static_cast<std::size_t>(count), a.data.data());
+  resize_or_fail(a.data, count, "read_npy", "'", file, "': data of shape ",
+                 detail::npy_shape_str(h.shape));
+  const std::size_t done =
+      decode_le<T>(dt, bytes + h.data_offset, static_cast<std::size_t>(count), a.data.data());
+  JACNET_CHECK(done == count, IoError, "read_npy", "'", file, "': element ", done, " of '",
+               h.descr, "' data does not fit in the requested ", detail::npy_descr(dtype_of<T>()));
   return a;
 }
 
@@ -305,7 +350,7 @@ NpyArray<T> read_npy(const std::filesystem::path& path, const NpyOptions& opt = 
   return parse_npy<T>(bytes.data(), bytes.size(), path.string(), opt);
 }
 
-/// Encodes an array of T (float, double, uint8) with the given shape as .npy bytes (v1 header
+/// Encodes an array of T (float, double, uint8, int32, int64) with the given shape as .npy bytes (v1 header
 /// when it fits in 64 KiB, else v2), data aligned to 64 bytes like NumPy.
 template <class T>
 std::vector<unsigned char> encode_npy(const T* data, const std::vector<Index>& shape) {

@@ -13,9 +13,10 @@
 // duplicate names, each entry's fields (dtype known, shape of non-negative integers, two offsets
 // begin <= end), that end - begin = prod(shape) * sizeof(dtype), that the offsets lie inside the
 // data section, and that the tensors tile the data section without overlap or holes (the rule of
-// the reference implementation). Element access checks dtype against the requested type
-// (Convert::exact by default; Convert::allow converts F32/F64/U8, see io/dtype.hpp) and, when
-// asked, the shape.
+// the reference implementation). A shape's product is checked for overflow with zero dimensions
+// too (the product of the non-zero dimensions must stay below 2^62 bytes). Element access checks
+// dtype against the requested type (Convert::exact by default; Convert::allow converts, see
+// io/dtype.hpp) and, when asked, the shape.
 //
 // The writer stores tensors in the order given, padding the header with spaces so the data section
 // starts at a multiple of 8, and writes through AtomicFile.
@@ -121,21 +122,25 @@ class SafetensorsFile {
                Convert conv = Convert::exact) const {
     const SafetensorsEntry& e = at(name);
     check(e, expected_shape, dtype_of<T>(), conv);
-    decode_le<T>(e.dtype, data() + e.begin, static_cast<std::size_t>(e.numel()), dst);
+    const auto n = static_cast<std::size_t>(e.numel());
+    const std::size_t done = decode_le<T>(e.dtype, data() + e.begin, n, dst);
+    JACNET_CHECK(done == n, IoError, "safetensors", "'", file_, "': tensor '", e.name,
+                 "': element ", done, " of ", safetensors_name(e.dtype), " does not fit in ",
+                 safetensors_name(dtype_of<T>()));
   }
   template <class T>
   std::vector<T> get(std::string_view name, Convert conv = Convert::exact) const {
     const SafetensorsEntry& e = at(name);
-    std::vector<T> out(static_cast<std::size_t>(e.numel()));
+    check(e, nullptr, dtype_of<T>(), conv);
+    std::vector<T> out;
+    resize_or_fail(out, e.numel(), "safetensors", "'", file_, "': tensor '", e.name, "'");
     copy_to<T>(name, out.data(), nullptr, conv);
     return out;
   }
   /// Checks dtype (readable as `want` under `conv`) and, if given, the shape of entry `e`.
   void check(const SafetensorsEntry& e, const std::vector<Index>* expected_shape, DType want,
              Convert conv) const {
-    const bool ok = e.dtype == want ||
-                    (conv == Convert::allow && want != DType::U8 &&
-                     (e.dtype == DType::F32 || e.dtype == DType::F64 || e.dtype == DType::U8));
+    const bool ok = dtype_convertible(e.dtype, want, conv);
     JACNET_CHECK(ok, IoError, "safetensors", "'", file_, "': tensor '", e.name, "' has dtype ",
                  safetensors_name(e.dtype), ", expected ", safetensors_name(want),
                  conv == Convert::exact && (e.dtype == DType::F32 || e.dtype == DType::F64)
@@ -221,18 +226,25 @@ class SafetensorsFile {
         fail("tensor '", name, "': unknown dtype '", dt, "'");
       if (!v.contains("shape") || !v["shape"].is_array())
         fail("tensor '", name, "': field 'shape' is missing or not an array");
-      std::uint64_t numel = 1;
-      bool overflow = false;
+      // numel = prod(shape). Each dimension must fit in Index, and the product of the non-zero
+      // dimensions times the element size must stay below 2^62, so a zero dimension cannot hide
+      // an overflow of the others ([0, 2^64 - 1] is rejected, not stored as [0, -1]).
+      constexpr std::uint64_t kMaxNumelBytes = std::uint64_t{1} << 62;
+      const std::uint64_t es = dtype_size(e.dtype);
+      std::uint64_t numel = 1, nonzero = 1;
       for (const auto& d : v["shape"]) {
         std::uint64_t u = 0;
         if (!as_u64(d, u))
           fail("tensor '", name, "': shape ", v["shape"].dump(),
                " must hold non-negative integers");
-        if (u != 0 && numel > (std::uint64_t{1} << 62) / u) overflow = true;
+        if (u != 0 && nonzero > kMaxNumelBytes / es / u)
+          fail("tensor '", name, "': absurd shape ", v["shape"].dump(),
+               ": the product of its non-zero dimensions times ", es,
+               " bytes exceeds 2^62");
+        if (u != 0) nonzero *= u;
         numel *= u;
         e.shape.push_back(static_cast<Index>(u));
       }
-      if (overflow) fail("tensor '", name, "': absurd shape ", shape_str(e.shape));
       if (!v.contains("data_offsets") || !v["data_offsets"].is_array() ||
           v["data_offsets"].size() != 2 || !as_u64(v["data_offsets"][0], e.begin) ||
           !as_u64(v["data_offsets"][1], e.end))
@@ -244,7 +256,7 @@ class SafetensorsFile {
         fail("tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
              "] reach past the data section of ", data_size, " bytes (truncated file?)");
       const std::uint64_t need = numel * dtype_size(e.dtype);
-      if (numel > (std::uint64_t{1} << 62) / 8 || e.end - e.begin != need)
+      if (e.end - e.begin != need)
         fail("tensor '", name, "': data_offsets [", e.begin, ", ", e.end, "] span ",
              e.end - e.begin, " bytes but shape ", shape_str(e.shape), " of ",
              safetensors_name(e.dtype), " needs ", need);
@@ -327,6 +339,12 @@ inline std::vector<unsigned char> encode_safetensors(
         break;
       case DType::U8:
         encode_le(static_cast<const std::uint8_t*>(t.data), n, p);
+        break;
+      case DType::I32:
+        encode_le(static_cast<const std::int32_t*>(t.data), n, p);
+        break;
+      case DType::I64:
+        encode_le(static_cast<const std::int64_t*>(t.data), n, p);
         break;
       default:
         jacnet::detail::raise<ValueError>("write_safetensors", "tensor '", t.name, "': dtype ",

@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "jacnet/core/error.hpp"
@@ -113,14 +114,13 @@ void save_safetensors(const Net& net, const std::filesystem::path& path,
   write_safetensors(path, refs, metadata);
 }
 
-/// Loads every parameter of `net` from a safetensors file (all-or-nothing, see the header).
+/// Loads every parameter of `net` from a parsed safetensors file (all-or-nothing, see the header).
+/// With SafetensorsFile::parse this loads weights held in memory.
 template <NamedParameterNet Net>
-void load_safetensors(Net& net, const std::filesystem::path& path,
-                      const WeightsLoadOptions& opt = {}) {
+void load_safetensors(Net& net, const SafetensorsFile& f, const WeightsLoadOptions& opt = {}) {
   using T = detail::net_scalar_t<Net>;
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                 "load_safetensors: the net's scalar must be float or double");
-  const SafetensorsFile f = SafetensorsFile::read(path);
   auto params = net.named_parameters();
   std::vector<std::string> wanted, present;
   for (const auto& p : params) wanted.push_back(p.name);
@@ -128,12 +128,21 @@ void load_safetensors(Net& net, const std::filesystem::path& path,
   detail::check_names(f.file(), wanted, present, opt.allow_unexpected, "tensors");
   std::vector<std::vector<T>> staged(params.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
-    staged[i].resize(params[i].data.size());
     const std::vector<Index> want_shape = params[i].shape.dims();
+    // Shape and dtype are checked before the staging buffer is sized.
+    f.check(f.at(params[i].name), &want_shape, dtype_of<T>(), opt.convert);
+    staged[i].resize(params[i].data.size());
     f.copy_to<T>(params[i].name, staged[i].data(), &want_shape, opt.convert);
   }
   for (std::size_t i = 0; i < params.size(); ++i)
     std::copy(staged[i].begin(), staged[i].end(), params[i].data.begin());
+}
+
+/// Loads every parameter of `net` from a safetensors file (all-or-nothing, see the header).
+template <NamedParameterNet Net>
+void load_safetensors(Net& net, const std::filesystem::path& path,
+                      const WeightsLoadOptions& opt = {}) {
+  load_safetensors(net, SafetensorsFile::read(path), opt);
 }
 
 /// Writes each parameter as <dir>/<name>.npy (creating `dir`); each file is written atomically.
@@ -147,6 +156,33 @@ void save_npy_dir(const Net& net, const std::filesystem::path& dir) {
     write_npy(dir / (p.name + ".npy"), p.data.data(), p.shape.dims());
 }
 
+namespace detail {
+/// Loads the parameters of `net` from .npy arrays: `present` lists the names available, and
+/// read(name) returns the array of one of them (all-or-nothing, see the header).
+template <class Net, class Read>
+void load_npy_arrays(Net& net, const std::string& where, std::vector<std::string> present,
+                     const WeightsLoadOptions& opt, Read&& read) {
+  using T = net_scalar_t<Net>;
+  auto params = net.named_parameters();
+  std::vector<std::string> wanted;
+  for (const auto& p : params) wanted.push_back(p.name);
+  std::sort(present.begin(), present.end());
+  check_names(where, wanted, present, opt.allow_unexpected, ".npy files");
+  NpyOptions nopt;
+  nopt.convert = opt.convert;
+  std::vector<std::vector<T>> staged(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    auto [file, a] = read(params[i].name, nopt);
+    JACNET_CHECK(a.shape == params[i].shape.dims(), IoError, "load_weights", "'", file,
+                 "': tensor '", params[i].name, "' has shape ", shape_str(a.shape), ", expected ",
+                 shape_str(params[i].shape.dims()));
+    staged[i] = std::move(a.data);
+  }
+  for (std::size_t i = 0; i < params.size(); ++i)
+    std::copy(staged[i].begin(), staged[i].end(), params[i].data.begin());
+}
+}  // namespace detail
+
 /// Loads each parameter from <dir>/<name>.npy (all-or-nothing; other .npy files in `dir` are an
 /// error unless allow_unexpected).
 template <NamedParameterNet Net>
@@ -155,29 +191,35 @@ void load_npy_dir(Net& net, const std::filesystem::path& dir, const WeightsLoadO
   std::error_code ec;
   JACNET_CHECK(std::filesystem::is_directory(dir, ec), IoError, "load_npy_dir", "'", dir.string(),
                "' is not a directory");
-  auto params = net.named_parameters();
-  std::vector<std::string> wanted, present;
-  for (const auto& p : params) wanted.push_back(p.name);
+  std::vector<std::string> present;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const auto fn = e.path().filename().string();
     if (e.is_regular_file() && fn.size() > 4 && fn.ends_with(".npy"))
       present.push_back(fn.substr(0, fn.size() - 4));
   }
-  std::sort(present.begin(), present.end());
-  detail::check_names(dir.string(), wanted, present, opt.allow_unexpected, ".npy files");
-  NpyOptions nopt;
-  nopt.convert = opt.convert;
-  std::vector<std::vector<T>> staged(params.size());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const auto file = dir / (params[i].name + ".npy");
-    NpyArray<T> a = read_npy<T>(file, nopt);
-    JACNET_CHECK(a.shape == params[i].shape.dims(), IoError, "load_weights", "'", file.string(),
-                 "': tensor '", params[i].name, "' has shape ", shape_str(a.shape), ", expected ",
-                 shape_str(params[i].shape.dims()));
-    staged[i] = std::move(a.data);
-  }
-  for (std::size_t i = 0; i < params.size(); ++i)
-    std::copy(staged[i].begin(), staged[i].end(), params[i].data.begin());
+  detail::load_npy_arrays(net, dir.string(), std::move(present), opt,
+                          [&](const std::string& name, const NpyOptions& nopt) {
+                            const auto file = dir / (name + ".npy");
+                            return std::pair{file.string(), read_npy<T>(file, nopt)};
+                          });
+}
+
+/// Loads each parameter from in-memory .npy files: `files` maps a parameter name to the bytes of
+/// its .npy file; `where` names the collection in errors (the file of parameter p is called
+/// "<where>/<p>.npy"). Same checks as load_npy_dir.
+template <NamedParameterNet Net>
+void load_npy_bytes(Net& net, const std::map<std::string, std::vector<unsigned char>>& files,
+                    const std::string& where, const WeightsLoadOptions& opt = {}) {
+  using T = detail::net_scalar_t<Net>;
+  std::vector<std::string> present;
+  for (const auto& [name, bytes] : files) present.push_back(name);
+  detail::load_npy_arrays(net, where, std::move(present), opt,
+                          [&](const std::string& name, const NpyOptions& nopt) {
+                            const auto& b = files.at(name);
+                            std::string file = where + "/" + name + ".npy";
+                            auto a = parse_npy<T>(b.data(), b.size(), file, nopt);
+                            return std::pair{std::move(file), std::move(a)};
+                          });
 }
 
 /// save_safetensors for paths ending in ".safetensors", save_npy_dir otherwise.
