@@ -13,15 +13,19 @@
 // Functors (σ' and σ'' may use x and y = σ(x)):
 //   Tanh       σ' = 1 − y²,              σ'' = −2y(1 − y²)
 //   Sigmoid    σ' = y(1 − y),            σ'' = y(1 − y)(1 − 2y)
-//   Softplus   σ = max(x,0) + log1p(e^{−|x|}),  σ' = sigmoid(x),  σ'' = s(1 − s)
+//   Softplus   σ = (max(βx,0) + log1p(e^{−|βx|}))/β,  σ' = s = sigmoid(βx),  σ'' = β·s(1 − s);
+//              σ = x, σ' = 1, σ'' = 0 where βx > threshold (PyTorch: beta = 1, threshold = 20)
 //   ReLU       σ' = [x > 0],             σ'' = 0
 //   LeakyReLU  σ' = x > 0 ? 1 : slope,   σ'' = 0                  (slope 0.01 by default)
 //   ELU        σ = x > 0 ? x : α(eˣ − 1), σ' = x > 0 ? 1 : y + α,  σ'' = x > 0 ? 0 : y + α
-//   GELU       σ = xΦ(x) (exact erf form), σ' = Φ + xφ,         σ'' = φ(2 − x²)
+//   GELU       σ = xΦ(x) (exact erf form), σ' = Φ + xφ,         σ'' = φ(2 − x²);
+//              GELUApproximate::Tanh: σ = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (see GELUOp)
 // Kinks follow PyTorch (and jacnet/ad/elementary.hpp): relu'(0) = 0, leaky'(0) = slope,
 // elu'(0) = α. Every functor works on xsimd batches (float/double fast path) and on any scalar
 // with the functions of jacnet/ad/elementary.hpp (AD scalars such as Dual, for verification).
+#include <array>
 #include <cmath>
+#include <concepts>
 #include <numbers>
 #include <random>
 #include <sstream>
@@ -120,34 +124,64 @@ struct SigmoidOp {
 struct SoftplusOp {
   static constexpr bool relu_family = false;
   static constexpr bool has_d2 = true;
-  std::string name() const { return "Softplus"; }
+  double beta = 1.0;        ///< PyTorch's Softplus(beta, threshold) defaults
+  double threshold = 20.0;  ///< βx > threshold: σ(x) = x (σ' = 1, σ'' = 0), as PyTorch
+  SoftplusOp() = default;
+  SoftplusOp(double b, double t = 20.0) : beta(b), threshold(t) {  // NOLINT: Softplus<T>(2.0)
+    JACNET_CHECK(b > 0 && std::isfinite(b), ValueError, "nn::Softplus", "beta ", b,
+                 " must be positive and finite");
+    JACNET_CHECK(!std::isnan(t), ValueError, "nn::Softplus", "threshold is NaN");
+  }
+  std::string name() const {
+    if (beta == 1.0 && threshold == 20.0) return "Softplus";
+    return "Softplus(beta=" + detail::fmt_num(beta) + ", threshold=" + detail::fmt_num(threshold) +
+           ")";
+  }
   template <class V>
   static V sig(const V& x) {
     const V e = xsimd::exp(-xsimd::abs(x));
     const V r = V(1) / (V(1) + e);
     return xsimd::select(x >= V(0), r, e * r);
   }
+  // σ(x) = log(1 + e^{βx}) / β = (max(βx, 0) + log1p(e^{−|βx|})) / β, or x when βx > threshold.
   template <class V>
   V f(const V& x) const {
-    if constexpr (detail::is_batch_v<V>)
-      return xsimd::max(x, V(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
-    else
-      return V(softplus(x));
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>) {
+      const V bx = V(R(beta)) * x;
+      const V s = (xsimd::max(bx, V(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(bx)))) / V(R(beta));
+      return xsimd::select(bx > V(R(threshold)), x, s);
+    } else {
+      const V bx = V(R(beta) * x);
+      if (value_of(bx) > R(threshold)) return x;
+      return V(softplus(bx) / R(beta));
+    }
   }
+  // σ'(x) = sigmoid(βx) (1 above the threshold)
   template <class V>
   V df(const V& x, const V& /*y*/) const {
-    if constexpr (detail::is_batch_v<V>)
-      return sig(x);
-    else
-      return deriv::softplus_d1(x);
+    using R = detail::elem_t<V>;
+    if constexpr (detail::is_batch_v<V>) {
+      const V bx = V(R(beta)) * x;
+      return xsimd::select(bx > V(R(threshold)), V(1), sig(bx));
+    } else {
+      const V bx = V(R(beta) * x);
+      if (value_of(bx) > R(threshold)) return V(R(1));
+      return V(deriv::softplus_d1(bx));
+    }
   }
+  // σ''(x) = β·s(1 − s), s = sigmoid(βx) (0 above the threshold)
   template <class V>
   V d2f(const V& x, const V& /*y*/) const {
+    using R = detail::elem_t<V>;
     if constexpr (detail::is_batch_v<V>) {
-      const V s = sig(x);
-      return s * (V(1) - s);
+      const V bx = V(R(beta)) * x;
+      const V s = sig(bx);
+      return xsimd::select(bx > V(R(threshold)), V(0), V(R(beta)) * (s * (V(1) - s)));
     } else {
-      return deriv::softplus_d2(x);
+      const V bx = V(R(beta) * x);
+      if (value_of(bx) > R(threshold)) return V(R(0));
+      return V(R(beta) * deriv::softplus_d2(bx));
     }
   }
 };
@@ -238,10 +272,19 @@ struct ELUOp {
   }
 };
 
+/// GELU's form: the exact x·Φ(x) (PyTorch approximate='none') or its tanh approximation
+/// (approximate='tanh').
+enum class GELUApproximate { None, Tanh };
+
 struct GELUOp {
   static constexpr bool relu_family = true;
   static constexpr bool has_d2 = true;
-  std::string name() const { return "GELU"; }
+  GELUApproximate approximate = GELUApproximate::None;
+  GELUOp() = default;
+  GELUOp(GELUApproximate a) : approximate(a) {}  // NOLINT: GELU<T>(GELUApproximate::Tanh)
+  std::string name() const {
+    return approximate == GELUApproximate::Tanh ? "GELU(approximate='tanh')" : "GELU";
+  }
   template <class V>
   static V cdf(const V& x) {  // Φ(x) = ½ erfc(−x/√2)
     using R = detail::elem_t<V>;
@@ -253,8 +296,33 @@ struct GELUOp {
     return V(R(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2)) *
            xsimd::exp(V(R(-0.5)) * x * x);
   }
+  // tanh form: u = c(x + a·x³), c = √(2/π), a = 0.044715, t = tanh u, u' = c(1 + 3a·x²),
+  // u'' = 6ca·x;  σ = ½x(1 + t),  σ' = ½(1 + t) + ½x(1 − t²)u',
+  // σ'' = (1 − t²)(u' + ½x(u'' − 2t·u'²)).  Returns {t, u', u''} for batches and scalars.
+  static constexpr double kTanhC = 0.7978845608028654;  // √(2/π)
+  static constexpr double kTanhA = 0.044715;
+  template <class V>
+  static std::array<V, 3> tanh_parts(const V& x) {
+    using R = detail::elem_t<V>;
+    using std::tanh;
+    const V x2 = V(x * x);
+    const V u = V(V(R(kTanhC)) * V(x + V(R(kTanhA)) * V(x2 * x)));
+    V t;
+    if constexpr (detail::is_batch_v<V>)
+      t = xsimd::tanh(u);
+    else
+      t = V(tanh(u));
+    const V du = V(V(R(kTanhC)) * V(V(R(1)) + V(R(3 * kTanhA)) * x2));
+    const V d2u = V(V(R(6 * kTanhC * kTanhA)) * x);
+    return {t, du, d2u};
+  }
   template <class V>
   V f(const V& x) const {
+    using R = detail::elem_t<V>;
+    if (approximate == GELUApproximate::Tanh) {
+      const auto [t, du, d2u] = tanh_parts(x);
+      return V(V(R(0.5)) * x * V(V(R(1)) + t));
+    }
     if constexpr (detail::is_batch_v<V>)
       return x * cdf(x);
     else
@@ -262,6 +330,12 @@ struct GELUOp {
   }
   template <class V>
   V df(const V& x, const V& /*y*/) const {
+    using R = detail::elem_t<V>;
+    if (approximate == GELUApproximate::Tanh) {
+      const auto [t, du, d2u] = tanh_parts(x);
+      const V s = V(V(R(1)) - t * t);
+      return V(V(R(0.5)) * V(V(R(1)) + t) + V(R(0.5)) * x * s * du);
+    }
     if constexpr (detail::is_batch_v<V>)
       return cdf(x) + x * pdf(x);
     else
@@ -269,6 +343,12 @@ struct GELUOp {
   }
   template <class V>
   V d2f(const V& x, const V& /*y*/) const {
+    using R = detail::elem_t<V>;
+    if (approximate == GELUApproximate::Tanh) {
+      const auto [t, du, d2u] = tanh_parts(x);
+      const V s = V(V(R(1)) - t * t);
+      return V(s * V(du + V(R(0.5)) * x * V(d2u - V(R(2)) * t * du * du)));
+    }
     if constexpr (detail::is_batch_v<V>)
       return pdf(x) * (V(2) - x * x);
     else
@@ -288,6 +368,11 @@ class Activation {
 
   Activation() = default;
   Activation(Op op) : op_(std::move(op)) {}  // NOLINT: LeakyReLU<T>(0.1) converts via Op
+  /// Several options at once, e.g. Softplus<T>(beta, threshold).
+  template <class A0, class A1, class... As>
+  requires std::constructible_from<Op, A0, A1, As...>
+  Activation(A0&& a0, A1&& a1, As&&... as)
+      : op_(std::forward<A0>(a0), std::forward<A1>(a1), std::forward<As>(as)...) {}
 
   const Op& functor() const { return op_; }
   std::string name() const { return op_.name(); }
