@@ -7,11 +7,14 @@
 //
 // Recording: f (generic over its scalar, as for the drivers) is called once with
 // jacnet::Traced<T> inputs (also named jacnet::ad::Traced; its functions are in namespace jacnet,
-// like those of Dual and Var, so `jacnet::softplus(x)` and unqualified calls both work). Every elementary operation appends one instruction (operation, operand slots,
-// constants) to a program; the outputs are slots of that program. The program is then replayed,
-// with no call of f: in T for values, in Dual<T, K> for forward Jacobians, in Var<T> (this
-// thread's tape, one sweep or vector sweeps) for gradients and reverse Jacobians, in
-// Dual<Var<T>, 1> for Hessian-vector products — the same drivers and derivative rules as for f.
+// like those of Dual and Var, so `jacnet::softplus(x)` and unqualified calls both work). Every
+// elementary operation appends one instruction (operation, operand slots, constants) to a
+// program; the outputs are slots of that program. The program is then replayed, with no call of
+// f. gradient() is a direct sweep over the instructions: forward, the values and each
+// instruction's local partials (from Dual<T, 2> on its operands: the same rules as every mode);
+// backward, w̄_a += ∂w_k/∂w_a · w̄_k (no tape). The other queries replay the instructions through
+// the drivers: in T for values, Dual<T, K> for forward Jacobians, Var<T> on this thread's tape
+// for reverse Jacobians, Dual<Var<T>, K> for Hessians and Hessian-vector products.
 // What replay removes is f's own overhead (Eigen temporaries, loops, control flow, calls).
 //
 // Control flow. A comparison of traced values (x < y, x == 0.5, ...) decides a branch of f while
