@@ -5,6 +5,8 @@
 //
 //   LeNet-5 on 1x28x28: conv 5x5x6 pad 2, tanh, avgpool 2, conv 5x5x16, tanh, avgpool 2, flatten,
 //   dense 400-120-84-10 with tanh between the dense layers.
+// Counters (ms, GFLOPs, ratio_to_sgemm, first_call_ms, allocs_per_iter, faults_per_iter,
+// state_bytes_per_sample, ...): bench/support/timed_run.hpp.
 // Benchmarks (all reuse their workspaces: no allocation per iteration):
 //   BM_Jacobian         nn::jacrev: forward + one reverse sweep of K = 10 one-hot seeds per sample
 //   BM_TrainStep        forward + softmax cross-entropy adjoint + nn::backward
@@ -33,7 +35,10 @@
 #include "jacnet/nn/modes.hpp"
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "support/alloc_counter.hpp"
 #include "support/sgemm_rate.hpp"
+#include "support/state_bytes.hpp"
+#include "support/timed_run.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -70,29 +75,13 @@ Matrix<T> random_input(Index rows, Index cols, std::uint64_t seed, T lo = 0, T h
 
 using jacnet::bench::sgemm_rate;
 
-/// Times the loop manually too, so GFLOP/s and the ratio to sgemm are exact counters.
-template <class F>
-void run(benchmark::State& state, double flops, F&& step) {
-  step();  // warm up: sizes the workspaces and thread-local tiles
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) step();
-  const auto t1 = std::chrono::steady_clock::now();
-  const double per_iter =
-      std::chrono::duration<double>(t1 - t0).count() / double(state.iterations());
-  const double gflops = flops / per_iter * 1e-9;
-  state.counters["GFLOPs"] = gflops;
-  state.counters["sgemm_GFLOPs"] = sgemm_rate();
-  state.counters["ratio_to_sgemm"] = gflops / sgemm_rate();
-  state.counters["ms"] = per_iter * 1e3;
-#ifdef _OPENMP
-  state.counters["threads"] = omp_get_max_threads();
-#endif
-}
+using jacnet::bench::state_bytes;
+using jacnet::bench::timed_run;
 
 void BM_EigenSgemm512(benchmark::State& state) {
   const Index n = 512;
   Eigen::MatrixXf A = Eigen::MatrixXf::Random(n, n), Bm = Eigen::MatrixXf::Random(n, n), C(n, n);
-  run(state, 2.0 * double(n) * n * n, [&] {
+  timed_run(state, 2.0 * double(n) * n * n, double(kB), [&] {
     C.noalias() = A * Bm;
     benchmark::DoNotOptimize(C.data());
   });
@@ -103,10 +92,10 @@ void BM_Jacobian(benchmark::State& state) {
   const Matrix<T> X = random_input(kB, 784, 1);
   nn::Workspace<T> ws;
   Matrix<T> J;
-  run(state, 2.0 * kB * kP + 2.0 * kB * kK * (kP - kPL), [&] {
+  timed_run(state, 2.0 * kB * kP + 2.0 * kB * kK * (kP - kPL), double(kB), [&] {
     nn::jacrev(net, X, ws, J);
     benchmark::DoNotOptimize(J.data());
-  });
+  }, [&] { return state_bytes(ws) + state_bytes(J); });
   state.SetLabel("LeNet-5 jacrev, B=128, J: 1280x784");
 }
 
@@ -130,12 +119,12 @@ void BM_TrainStep(benchmark::State& state) {
   nn::Workspace<T> ws;
   Matrix<T> Ybar;
   Vector<T> grads;
-  run(state, 2.0 * kB * kP * 2 + 2.0 * kB * (kP - kP1), [&] {
+  timed_run(state, 2.0 * kB * kP * 2 + 2.0 * kB * (kP - kP1), double(kB), [&] {
     net.forward(X, ws.trace);
     ce_adjoint(ws.trace.output(), labels, Ybar);
     nn::backward(net, ws.trace, Ybar, grads, ws);
     benchmark::DoNotOptimize(grads.data());
-  });
+  }, [&] { return state_bytes(ws) + state_bytes(grads); });
   state.SetLabel("LeNet-5 forward+backward, B=128");
 }
 
@@ -151,13 +140,13 @@ void BM_JacMatch(benchmark::State& state) {
   Vector<T> grads;
   const double flops = 2.0 * kB * kP + 2.0 * 2.0 * kB * M * (kP - kPL) + 2.0 * kB * M * kP +
                        2.0 * kB * kP + 2.0 * kB * (kP - kP1);
-  run(state, flops, [&] {
+  timed_run(state, flops, double(kB), [&] {
     nn::jacobian_pass(net, X, seeds, pass);
     Ybar.noalias() = T(2) * (pass.outputs() - Yt);
     Jbar.noalias() = T(2) * (pass.J() - Jt);
     nn::backprop(net, pass, Ybar, Jbar, {}, grads);
     benchmark::DoNotOptimize(grads.data());
-  });
+  }, [&] { return state_bytes(pass) + state_bytes(grads); });
   state.SetLabel("LeNet-5 Jacobian-matching step, M=" + std::to_string(M));
 }
 
@@ -301,7 +290,7 @@ void BM_ConvRule(benchmark::State& state) {
   }
   const double flops =
       2.0 * double(N) * double(conv.weight_size()) * double(conv.window().out_pixels());
-  run(state, flops, [&] {
+  timed_run(state, flops, double(kB), [&] {
     if (rule == 0) direct ? conv.forward(p.data(), X, out) : ref.forward(p.data(), X, out);
     if (rule == 1) direct ? conv.vjp(p.data(), X, out, V, out) : ref.vjp(p.data(), V, out);
     if (rule == 2)

@@ -12,6 +12,10 @@
 //                               once (outputs + full Jacobians), like compare_pytorch.py's
 //                               default --teacher precomputed.
 //   BM_EigenSgemm512            Eigen sgemm 512³ (GFLOPs counter): the GEMM rate of this run.
+// Every benchmark first runs one set-up call outside the timing loop (first_call_ms, x_first =
+// first_call_ms / steady ms) and counts allocations and page faults of later steps
+// (allocs_per_iter, faults_per_iter: bench/support/alloc_counter.hpp); state_bytes_per_sample =
+// the loss workspace's matrices / B (bench/support/state_bytes.hpp); threads = nn::max_threads().
 // Counters: M (seed rows per sample), x_train = this step's time / the plain train step's time
 // (median over 15 back-to-back pairs, so both see the same load), student_GFLOPs = the student's
 // GEMM work per step (compare_pytorch.py's task_flops; the live teacher's work not counted) / time.
@@ -32,6 +36,8 @@
 #include "jacnet/nn/flatten.hpp"
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "support/alloc_counter.hpp"
+#include "support/state_bytes.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;
@@ -115,11 +121,16 @@ void run_step(benchmark::State& state, S& s, const Loss& loss, TeacherOf&& teach
               const Work& work) {
   Workspace<T> ws(3), wtrain;
   const auto batch = Batch(s.X, s.labels, teacher_of(s));
+  // Set-up call (timed: first_call_ms) and allocation / page-fault counts, outside the loop.
+  const jacnet::bench::SetUp setup = jacnet::bench::steady_state(
+      [&] { benchmark::DoNotOptimize(loss.value_and_grad(s.student, batch, ws).grad.data()); });
+  const auto loop0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
     const auto& r = loss.value_and_grad(s.student, batch, ws);
     benchmark::DoNotOptimize(r.grad.data());
     benchmark::ClobberMemory();
   }
+  const double loop_ms = ms_since(loop0) / double(std::max<benchmark::IterationCount>(1, state.iterations()));
   // x_train: median over 15 back-to-back pairs of (this step) / (plain CE train step), so that
   // both sides see the same machine load.
   std::vector<double> ratio;
@@ -134,6 +145,10 @@ void run_step(benchmark::State& state, S& s, const Loss& loss, TeacherOf&& teach
     if (rep > 0) ratio.push_back(step_ms / train_ms);  // first pair warms wtrain up
   }
   std::nth_element(ratio.begin(), ratio.begin() + ratio.size() / 2, ratio.end());
+  jacnet::bench::report(state, setup);
+  state.counters["x_first"] = setup.first_ms / loop_ms;
+  state.counters["threads"] = nn::max_threads();
+  state.counters["state_bytes_per_sample"] = double(jacnet::bench::state_bytes(ws)) / double(kB);
   state.counters["M"] = double(ws.plan.M);
   state.counters["x_train"] = ratio[ratio.size() / 2];
   state.counters["student_GFLOPs"] = benchmark::Counter(

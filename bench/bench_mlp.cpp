@@ -1,7 +1,8 @@
 // bench_mlp — per-sample Jacobians, training steps and Jacobian-matching steps of tanh MLPs
 // (float, batch 128), with GFLOP/s of the GEMM work and, from the same run, Eigen's sgemm rate at
-// 512³ (threaded as Eigen does by default, best of 30) and the ratio to it. Counters: ms (mean),
-// best_ms, GFLOPs (of the best iteration), sgemm_GFLOPs, ratio_to_sgemm.
+// 512³ (threaded as Eigen does by default, best of 30) and the ratio to it. Counters (ms, GFLOPs,
+// best_GFLOPs, ratio_to_sgemm, first_call_ms, allocs_per_iter, faults_per_iter,
+// state_bytes_per_sample, ...): bench/support/timed_run.hpp.
 //
 //   MLP-784: 784-256-256-10 tanh      MLP-32: 32-64-64-4 tanh
 // Benchmarks (all reuse their workspaces: no allocation per iteration):
@@ -24,7 +25,10 @@
 #include "jacnet/nn/dense.hpp"
 #include "jacnet/nn/modes.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "support/alloc_counter.hpp"
 #include "support/sgemm_rate.hpp"
+#include "support/state_bytes.hpp"
+#include "support/timed_run.hpp"
 
 using namespace jacnet;
 using T = float;
@@ -58,32 +62,13 @@ double weight_sum(const Spec& s) { return double(s.in * s.h1 + s.h1 * s.h2 + s.h
 
 using jacnet::bench::sgemm_rate;
 
-/// Times every iteration too: "ms" is the mean, "best_ms" the fastest iteration. GFLOP/s and the
-/// ratio to sgemm use the best iteration, like the sgemm rate (best of 30), which makes the ratio
-/// meaningful on a machine shared with other jobs (the mean then mostly measures preemption).
-template <class F>
-void run(benchmark::State& state, double flops, F&& step) {
-  step();  // warm up: sizes the workspaces
-  double total = 0, best = 1e30;
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    step();
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    total += dt;
-    best = std::min(best, dt);
-  }
-  const double gflops = flops / best * 1e-9;
-  state.counters["GFLOPs"] = gflops;
-  state.counters["sgemm_GFLOPs"] = sgemm_rate();
-  state.counters["ratio_to_sgemm"] = gflops / sgemm_rate();
-  state.counters["ms"] = total / double(state.iterations()) * 1e3;
-  state.counters["best_ms"] = best * 1e3;
-}
+using jacnet::bench::state_bytes;
+using jacnet::bench::timed_run;
 
 void BM_EigenSgemm512(benchmark::State& state) {
   const Index n = 512;
   Eigen::MatrixXf A = Eigen::MatrixXf::Random(n, n), Bm = Eigen::MatrixXf::Random(n, n), C(n, n);
-  run(state, 2.0 * double(n) * n * n, [&] {
+  timed_run(state, 2.0 * double(n) * n * n, double(kB), [&] {
     C.noalias() = A * Bm;
     benchmark::DoNotOptimize(C.data());
   });
@@ -97,10 +82,10 @@ void BM_Jacobian(benchmark::State& state) {
   Matrix<T> J;
   const double Pw = weight_sum(s);
   const double flops = 2.0 * kB * Pw + 2.0 * kB * s.out * (Pw - double(s.out * s.h2));
-  run(state, flops, [&] {
+  timed_run(state, flops, double(kB), [&] {
     nn::jacrev(net, X, ws, J);
     benchmark::DoNotOptimize(J.data());
-  });
+  }, [&] { return state_bytes(ws) + state_bytes(J); });
   state.SetLabel(s.in == 784 ? "MLP-784 jacrev" : "MLP-32 jacrev");
 }
 
@@ -127,12 +112,12 @@ void BM_TrainStep(benchmark::State& state) {
   Vector<T> grads;
   const double Pw = weight_sum(s);
   const double flops = 2.0 * kB * Pw * 2 + 2.0 * kB * (Pw - double(s.in * s.h1));
-  run(state, flops, [&] {
+  timed_run(state, flops, double(kB), [&] {
     net.forward(X, ws.trace);
     ce_adjoint(ws.trace.output(), labels, Ybar);
     nn::backward(net, ws.trace, Ybar, grads, ws);
     benchmark::DoNotOptimize(grads.data());
-  });
+  }, [&] { return state_bytes(ws) + state_bytes(grads); });
   state.SetLabel(s.in == 784 ? "MLP-784 forward+backward" : "MLP-32 forward+backward");
 }
 
@@ -151,13 +136,13 @@ void BM_JacMatch(benchmark::State& state) {
   const double Pw = weight_sum(s), Pb = Pw - double(s.out * s.h2);
   const double flops = 2.0 * kB * Pw + 2.0 * kB * M * Pb * 2 + 2.0 * kB * M * Pw + 2.0 * kB * Pw +
                        2.0 * kB * (Pw - double(s.in * s.h1));
-  run(state, flops, [&] {
+  timed_run(state, flops, double(kB), [&] {
     nn::jacobian_pass(net, X, seeds, pass);
     Ybar.noalias() = T(2) * (pass.outputs() - Yt);
     Jbar.noalias() = T(2) * (pass.J() - Jt);
     nn::backprop(net, pass, Ybar, Jbar, {}, grads);
     benchmark::DoNotOptimize(grads.data());
-  });
+  }, [&] { return state_bytes(pass) + state_bytes(grads); });
   state.SetLabel(std::string(s.in == 784 ? "MLP-784" : "MLP-32") +
                  " Jacobian-matching step, M=" + std::to_string(M));
 }

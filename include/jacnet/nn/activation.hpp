@@ -381,7 +381,7 @@ class Activation {
   std::vector<ParamInfo> param_info() const { return {}; }
   void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
 
-  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* /*p*/, const auto& X, auto&& Y) const {
     const Index B = X.rows(), n = X.cols();
     Y.resize(B, n);
     parallel_for(B, double(B) * double(n) * 8, [&](Index b) {
@@ -390,31 +390,31 @@ class Activation {
     });
   }
 
-  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* /*p*/, const auto& X, const auto& Y, const auto& Uin,
+           auto&& Uout) const {
     broadcast_derivative(X, Y, Uin, Uout, "nn::Activation::jvp");
   }
 
-  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* /*p*/, const auto& X, const auto& Y, const auto& Vout,
+           auto&& Vin) const {
     broadcast_derivative(X, Y, Vout, Vin, "nn::Activation::vjp");
   }
 
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* /*g*/) const {
-    check_cols(Vout, X.cols(), "nn::Activation::param_grad", name(), "cotangents");
+    check_cols(Vout, X.cols(), "nn::Activation::param_grad", *this, "cotangents");
   }
 
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& Ein,
-                    const Matrix<T>& Dout, T* /*g*/, Matrix<T>& Xbar) const {
+  void second_order(const T* /*p*/, const auto& X, const auto& Y, const auto& Ein,
+                    const auto& Dout, T* /*g*/, auto&& Xbar) const {
     const char* where = "nn::Activation::second_order";
     const Index B = X.rows(), n = X.cols();
-    check_cols(Ein, n, where, name(), "Ein");
-    check_cols(Dout, n, where, name(), "Dout");
+    check_cols(Ein, n, where, *this, "Ein");
+    check_cols(Dout, n, where, *this, "Dout");
     JACNET_CHECK(Ein.rows() == Dout.rows(), ShapeError, where, name(), ": Ein has ", Ein.rows(),
                  " rows, Dout ", Dout.rows());
-    const Index K = directions(Ein.rows(), B, where, name());
-    prepare_accumulator(Xbar, B, n, where, name());
+    const Index K = directions(Ein.rows(), B, where, *this);
+    prepare_accumulator(Xbar, B, n, where, *this);
     if constexpr (!Op::has_d2) return;
     if (K == 0) return;
     parallel_for(B, double(B) * double(K + 8) * double(n), [&](Index b) {
@@ -436,13 +436,13 @@ class Activation {
   static constexpr Index kChunk = simd_scalar_v<T> ? 256 : 32;
 
   // Out_{bk} = σ'(X_b) ⊙ In_{bk}: σ' computed once per sample and column chunk.
-  void broadcast_derivative(const Matrix<T>& X, const Matrix<T>& Y, const Matrix<T>& In,
-                            Matrix<T>& Out, const char* where) const {
+  void broadcast_derivative(const auto& X, const auto& Y, const auto& In,
+                            auto&& Out, const char* where) const {
     const Index B = X.rows(), n = X.cols();
-    check_cols(In, n, where, name(), "directions");
+    check_cols(In, n, where, *this, "directions");
     JACNET_CHECK(Y.rows() == B && Y.cols() == n, ShapeError, where, name(), ": output Y is ",
                  Y.rows(), "x", Y.cols(), ", input X ", B, "x", n);
-    const Index K = directions(In.rows(), B, where, name());
+    const Index K = directions(In.rows(), B, where, *this);
     Out.resize(In.rows(), n);
     if (K == 0) return;
     parallel_for(B, double(B) * double(K + 8) * double(n), [&](Index b) {

@@ -74,7 +74,7 @@ class BatchNorm {
     }
   }
 
-  void forward(const T* p, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* p, const auto& X, auto&& Y) const {
     const Index n = inner(X.cols(), "nn::BatchNorm::forward", "input X");
     const Index B = X.rows();
     Y.resize(B, X.cols());
@@ -97,21 +97,21 @@ class BatchNorm {
     });
   }
 
-  void jvp(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* p, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
     scale_rows(p, X, Uin, Uout, "nn::BatchNorm::jvp", "tangents");
   }
-  void vjp(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* p, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
     scale_rows(p, X, Vout, Vin, "nn::BatchNorm::vjp", "cotangents");
   }
 
-  void param_grad(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* p, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* g) const {
     const char* where = "nn::BatchNorm::param_grad";
     const Index n = inner(X.cols(), where, "input X");
-    check_cols(Vout, X.cols(), where, name(), "cotangents");
-    const Index K = directions(Vout.rows(), X.rows(), where, name());
+    check_cols(Vout, X.cols(), where, *this, "cotangents");
+    const Index K = directions(Vout.rows(), X.rows(), where, *this);
     // Per channel (one thread each, rows in order): Σ v (x − μ) and Σ v.
     for_rows(C_, double(Vout.rows()) * double(X.cols()) * 2, [&](Index c) {
       const T mu = p[2 * C_ + c];
@@ -128,16 +128,16 @@ class BatchNorm {
     });
   }
 
-  void second_order(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Ein,
-                    const Matrix<T>& Dout, T* g, Matrix<T>& Xbar) const {
+  void second_order(const T* p, const auto& X, const auto& /*Y*/, const auto& Ein,
+                    const auto& Dout, T* g, auto&& Xbar) const {
     const char* where = "nn::BatchNorm::second_order";
     const Index n = inner(X.cols(), where, "input X");
-    check_cols(Ein, X.cols(), where, name(), "Ein");
-    check_cols(Dout, X.cols(), where, name(), "Dout");
+    check_cols(Ein, X.cols(), where, *this, "Ein");
+    check_cols(Dout, X.cols(), where, *this, "Dout");
     JACNET_CHECK(Ein.rows() == Dout.rows(), ShapeError, where, name(), ": Ein has ", Ein.rows(),
                  " rows, Dout ", Dout.rows());
-    directions(Ein.rows(), X.rows(), where, name());
-    prepare_accumulator(Xbar, X.rows(), X.cols(), where, name());
+    directions(Ein.rows(), X.rows(), where, *this);
+    prepare_accumulator(Xbar, X.rows(), X.cols(), where, *this);
     for_rows(C_, double(Ein.rows()) * double(X.cols()), [&](Index c) {
       T s = T(0);
       for (Index row = 0; row < Ein.rows(); ++row)
@@ -167,11 +167,11 @@ class BatchNorm {
       for (Index i = 0; i < n; ++i) body(i);
   }
 
-  void scale_rows(const T* p, const Matrix<T>& X, const Matrix<T>& In, Matrix<T>& Out,
+  void scale_rows(const T* p, const auto& X, const auto& In, auto&& Out,
                   const char* where, const char* what) const {
     const Index n = inner(In.cols(), where, what);
-    check_cols(In, X.cols(), where, name(), what);
-    directions(In.rows(), X.rows(), where, name());
+    check_cols(In, X.cols(), where, *this, what);
+    directions(In.rows(), X.rows(), where, *this);
     const Index R = In.rows();
     Out.resize(R, In.cols());
     const T* s = scales(p);

@@ -87,6 +87,11 @@ class Conv2d {
 
   Index num_params() const { return weight_size() + (bias_ ? cout_ : 0); }
   Index weight_size() const { return cout_ * cin_ * k_.h * k_.w; }
+  /// Multiply-adds per sample and direction for input shape `in` (the net's thread decision).
+  double macs(const Shape& in) const {
+    const Window2d w(name(), in, k_, s_, p_);
+    return double(weight_size()) * double(w.OH * w.OW);
+  }
 
   std::vector<ParamInfo> param_info() const {
     std::vector<ParamInfo> v{{"weight", Shape{cout_, cin_, k_.h, k_.w}, true}};
@@ -102,25 +107,25 @@ class Conv2d {
     if (bias_) constant_fill(p + weight_size(), cout_, 0.0);
   }
 
-  void forward(const T* p, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* p, const auto& X, auto&& Y) const {
     check_bound("nn::Conv2d::forward");
-    check_cols(X, g_.in_size(), "nn::Conv2d::forward", name(), "input X");
+    check_cols(X, g_.in_size(), "nn::Conv2d::forward", *this, "input X");
     apply(p, bias_ ? p + weight_size() : nullptr, X, Y);
   }
 
-  void jvp(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* p, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
     check_bound("nn::Conv2d::jvp");
-    check_cols(Uin, g_.in_size(), "nn::Conv2d::jvp", name(), "tangents");
-    directions(Uin.rows(), X.rows(), "nn::Conv2d::jvp", name());
+    check_cols(Uin, g_.in_size(), "nn::Conv2d::jvp", *this, "tangents");
+    directions(Uin.rows(), X.rows(), "nn::Conv2d::jvp", *this);
     apply(p, nullptr, Uin, Uout);
   }
 
-  void vjp(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* p, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
     check_bound("nn::Conv2d::vjp");
-    check_cols(Vout, out_size(), "nn::Conv2d::vjp", name(), "cotangents");
-    directions(Vout.rows(), X.rows(), "nn::Conv2d::vjp", name());
+    check_cols(Vout, out_size(), "nn::Conv2d::vjp", *this, "cotangents");
+    directions(Vout.rows(), X.rows(), "nn::Conv2d::vjp", *this);
     if constexpr (simd_scalar_v<T>) {
       detail::conv_backward_rows(g_, cout_, p, Vout, Vin);
     } else {
@@ -130,25 +135,25 @@ class Conv2d {
     }
   }
 
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* g) const {
     check_bound("nn::Conv2d::param_grad");
-    check_cols(X, g_.in_size(), "nn::Conv2d::param_grad", name(), "input X");
-    check_cols(Vout, out_size(), "nn::Conv2d::param_grad", name(), "cotangents");
-    directions(Vout.rows(), X.rows(), "nn::Conv2d::param_grad", name());
+    check_cols(X, g_.in_size(), "nn::Conv2d::param_grad", *this, "input X");
+    check_cols(Vout, out_size(), "nn::Conv2d::param_grad", *this, "cotangents");
+    directions(Vout.rows(), X.rows(), "nn::Conv2d::param_grad", *this);
     wgrad(X, Vout, g, bias_ ? g + weight_size() : nullptr);
   }
 
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& Ein, const Matrix<T>& Dout, T* g, Matrix<T>& Xbar) const {
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& Ein, const auto& Dout, T* g, auto&& Xbar) const {
     const char* where = "nn::Conv2d::second_order";
     check_bound(where);
-    check_cols(Ein, g_.in_size(), where, name(), "Ein");
-    check_cols(Dout, out_size(), where, name(), "Dout");
+    check_cols(Ein, g_.in_size(), where, *this, "Ein");
+    check_cols(Dout, out_size(), where, *this, "Dout");
     JACNET_CHECK(Ein.rows() == Dout.rows(), ShapeError, where, name(), ": Ein has ", Ein.rows(),
                  " rows, Dout ", Dout.rows());
-    directions(Ein.rows(), X.rows(), where, name());
-    prepare_accumulator(Xbar, X.rows(), g_.in_size(), where, name());
+    directions(Ein.rows(), X.rows(), where, *this);
+    prepare_accumulator(Xbar, X.rows(), g_.in_size(), where, *this);
     wgrad(Ein, Dout, g, nullptr);  // ∂/∂W <Dout, W ⋆ Ein>; bias and x do not enter A
   }
 
@@ -158,9 +163,9 @@ class Conv2d {
   /// of Uout hold Aᵀ, whose row d (input pixel c, y, x) is W's taps scattered to the outputs
   /// that read that pixel: Uout(d, (o, oy, ox)) = W[o, c, y − oy·sh + ph, x − ox·sw + pw].
   /// Built once by scattering the weights (no convolution of D unit images), then copied.
-  void jvp_identity(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, Matrix<T>& Uout) const {
+  void jvp_identity(const T* p, const auto& X, const auto& /*Y*/, auto&& Uout) const {
     check_bound("nn::Conv2d::jvp_identity");
-    check_cols(X, g_.in_size(), "nn::Conv2d::jvp_identity", name(), "input X");
+    check_cols(X, g_.in_size(), "nn::Conv2d::jvp_identity", *this, "input X");
     const Index B = X.rows(), D = g_.in_size(), n = out_size();
     Uout.resize(B * D, n);
     if (B == 0) return;
@@ -196,7 +201,7 @@ class Conv2d {
   }
 
   // Y = W ⋆ X (+ b) for every row of X.
-  void apply(const T* W, const T* b, const Matrix<T>& X, Matrix<T>& Y) const {
+  void apply(const T* W, const T* b, const auto& X, auto&& Y) const {
     if constexpr (simd_scalar_v<T>) {
       detail::conv_forward_rows(g_, cout_, W, b, X, Y);
     } else {
@@ -207,7 +212,7 @@ class Conv2d {
   }
 
   // gW += Σ_r V_r ⊗ X_{r/K}, gb += Σ V (if gb).
-  void wgrad(const Matrix<T>& X, const Matrix<T>& V, T* gW, T* gb) const {
+  void wgrad(const auto& X, const auto& V, T* gW, T* gb) const {
     if constexpr (simd_scalar_v<T>) {
       detail::conv_wgrad_rows(g_, cout_, X, V, gW, gb);
     } else {

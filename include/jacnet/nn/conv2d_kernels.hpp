@@ -30,6 +30,7 @@
 #endif
 
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/execution.hpp"
 #include "jacnet/nn/lane_tile.hpp"
 #include "jacnet/nn/window2d.hpp"
 
@@ -480,11 +481,7 @@ void conv_wgrad_tile(const Window2d& g, Index Cout, const T* xt, const T* vt, T*
 /// already inside a parallel region. The split itself never changes the results.
 inline bool conv_parallel(Index tiles, Index rows, Index Cout, const Window2d& g) {
   const double macs = double(rows) * double(Cout) * double(g.C * g.taps()) * double(g.out_pixels());
-#ifdef _OPENMP
-  return tiles >= 2 && macs >= 2e5 && !omp_in_parallel();
-#else
-  return tiles >= 2 && macs >= 2e5;
-#endif
+  return tiles >= 2 && macs >= 2e5 && may_fork();
 }
 
 /// Packs W [Cout][Cin][kh][kw] as [Cin][kh][kw][Cout] (forward) into Wf.
@@ -506,8 +503,8 @@ void pack_backward_weights(const Window2d& g, Index Cout, const T* W, T* Wb) {
 
 /// Y.row(r) = W ⋆ X.row(r) (+ b) for every row (Y resized to X.rows() x Cout·OH·OW).
 template <class T>
-void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, const Matrix<T>& X,
-                       Matrix<T>& Y) {
+void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, const auto& X,
+                       auto&& Y) {
   constexpr Index L = Lanes<T>::L;
   const Index N = X.rows(), Dout = Cout * g.out_pixels();
   Y.resize(N, Dout);
@@ -536,8 +533,8 @@ void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, co
 
 /// Xbar.row(r) = Wᵀ ⋆ V.row(r) for every row (Xbar resized to V.rows() x Cin·H·W).
 template <class T>
-void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const Matrix<T>& V,
-                        Matrix<T>& Xbar) {
+void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const auto& V,
+                        auto&& Xbar) {
   constexpr Index L = Lanes<T>::L;
   const Index N = V.rows(), Din = g.in_size();
   Xbar.resize(N, Din);
@@ -568,7 +565,7 @@ void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const Matrix<
 /// gW += Σ_r V.row(r) ⊗ X.row(r / K) (weight gradient), gb += Σ_r Σ_pixels V.row(r) (if gb),
 /// with K = V.rows() / X.rows(). Thread-count independent: fixed chunks of tiles, summed in order.
 template <class T>
-void conv_wgrad_rows(const Window2d& g, Index Cout, const Matrix<T>& X, const Matrix<T>& V, T* gW,
+void conv_wgrad_rows(const Window2d& g, Index Cout, const auto& X, const auto& V, T* gW,
                      T* gb) {
   constexpr Index L = Lanes<T>::L;
   const Index N = V.rows(), K = N / X.rows(), Dout = Cout * g.out_pixels();

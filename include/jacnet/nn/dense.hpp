@@ -49,6 +49,8 @@ class Dense {
   }
 
   Index num_params() const { return out_ * in_ + (bias_ ? out_ : 0); }
+  /// Multiply-adds per sample and direction (the net's thread decision, nn/execution.hpp).
+  double macs(const Shape& /*in*/) const { return double(in_) * double(out_); }
 
   std::vector<ParamInfo> param_info() const {
     std::vector<ParamInfo> v{{"weight", Shape{out_, in_}, true}};
@@ -63,8 +65,8 @@ class Dense {
     if (bias_) constant_fill(p + out_ * in_, out_, 0.0);
   }
 
-  void forward(const T* p, const Matrix<T>& X, Matrix<T>& Y) const {
-    check_cols(X, in_, "nn::Dense::forward", name(), "input X");
+  void forward(const T* p, const auto& X, auto&& Y) const {
+    check_cols(X, in_, "nn::Dense::forward", *this, "input X");
     const Index B = X.rows();
     Y.resize(B, out_);
     gemm(Y, X, weight(p).transpose(), false);
@@ -75,27 +77,27 @@ class Dense {
     }
   }
 
-  void jvp(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
-    check_cols(Uin, in_, "nn::Dense::jvp", name(), "tangents");
-    directions(Uin.rows(), X.rows(), "nn::Dense::jvp", name());
+  void jvp(const T* p, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
+    check_cols(Uin, in_, "nn::Dense::jvp", *this, "tangents");
+    directions(Uin.rows(), X.rows(), "nn::Dense::jvp", *this);
     Uout.resize(Uin.rows(), out_);
     gemm(Uout, Uin, weight(p).transpose(), false);
   }
 
-  void vjp(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
-    check_cols(Vout, out_, "nn::Dense::vjp", name(), "cotangents");
-    directions(Vout.rows(), X.rows(), "nn::Dense::vjp", name());
+  void vjp(const T* p, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
+    check_cols(Vout, out_, "nn::Dense::vjp", *this, "cotangents");
+    directions(Vout.rows(), X.rows(), "nn::Dense::vjp", *this);
     Vin.resize(Vout.rows(), in_);
     gemm(Vin, Vout, weight(p), false);
   }
 
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* g) const {
-    check_cols(Vout, out_, "nn::Dense::param_grad", name(), "cotangents");
+    check_cols(Vout, out_, "nn::Dense::param_grad", *this, "cotangents");
     const Index B = X.rows();
-    const Index K = directions(Vout.rows(), B, "nn::Dense::param_grad", name());
+    const Index K = directions(Vout.rows(), B, "nn::Dense::param_grad", *this);
     MatrixMap<T> gW(g, out_, in_);
     if (K == 1) {
       gemm(gW, Vout.transpose(), X, true);
@@ -114,21 +116,21 @@ class Dense {
     }
   }
 
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& Ein, const Matrix<T>& Dout, T* g, Matrix<T>& Xbar) const {
-    check_cols(Ein, in_, "nn::Dense::second_order", name(), "Ein");
-    check_cols(Dout, out_, "nn::Dense::second_order", name(), "Dout");
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& Ein, const auto& Dout, T* g, auto&& Xbar) const {
+    check_cols(Ein, in_, "nn::Dense::second_order", *this, "Ein");
+    check_cols(Dout, out_, "nn::Dense::second_order", *this, "Dout");
     JACNET_CHECK(Ein.rows() == Dout.rows(), ShapeError, "nn::Dense::second_order", name(),
                  ": Ein has ", Ein.rows(), " rows, Dout ", Dout.rows());
-    directions(Ein.rows(), X.rows(), "nn::Dense::second_order", name());
-    prepare_accumulator(Xbar, X.rows(), in_, "nn::Dense::second_order", name());
+    directions(Ein.rows(), X.rows(), "nn::Dense::second_order", *this);
+    prepare_accumulator(Xbar, X.rows(), in_, "nn::Dense::second_order", *this);
     MatrixMap<T> gW(g, out_, in_);
     gemm(gW, Dout.transpose(), Ein, true);
   }
 
   /// vjp of one-hot seeds: row r = b*M+m of Vin is W.row(cls[r]) (no GEMM).
-  void vjp_onehot(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Index* cls, Index M,
-                  Matrix<T>& Vin) const {
+  void vjp_onehot(const T* p, const auto& X, const auto& /*Y*/, const Index* cls, Index M,
+                  auto&& Vin) const {
     const Index R = X.rows() * M;
     Vin.resize(R, in_);
     for (Index r = 0; r < R; ++r)
@@ -139,7 +141,7 @@ class Dense {
   }
 
   /// jvp of per-sample identity tangents: rows b*in .. b*in+in-1 of Uout hold Wᵀ (no GEMM).
-  void jvp_identity(const T* p, const Matrix<T>& X, const Matrix<T>& /*Y*/, Matrix<T>& Uout) const {
+  void jvp_identity(const T* p, const auto& X, const auto& /*Y*/, auto&& Uout) const {
     const Index B = X.rows();
     Uout.resize(B * in_, out_);
     if (B == 0) return;

@@ -23,23 +23,23 @@ class Flatten {
   std::vector<ParamInfo> param_info() const { return {}; }
   void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
 
-  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const { Y = X; }
-  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
-    check_cols(Uin, X.cols(), "nn::Flatten::jvp", name(), "tangents");
+  void forward(const T* /*p*/, const auto& X, auto&& Y) const { Y = X; }
+  void jvp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
+    check_cols(Uin, X.cols(), "nn::Flatten::jvp", *this, "tangents");
     Uout = Uin;
   }
-  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
-    check_cols(Vout, X.cols(), "nn::Flatten::vjp", name(), "cotangents");
+  void vjp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
+    check_cols(Vout, X.cols(), "nn::Flatten::vjp", *this, "cotangents");
     Vin = Vout;
   }
-  void param_grad(const T* /*p*/, const Matrix<T>& /*X*/, const Matrix<T>& /*Y*/,
-                  const Matrix<T>& /*Vout*/, T* /*g*/) const {}
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& /*Ein*/, const Matrix<T>& /*Dout*/, T* /*g*/,
-                    Matrix<T>& Xbar) const {
-    prepare_accumulator(Xbar, X.rows(), X.cols(), "nn::Flatten::second_order", name());
+  void param_grad(const T* /*p*/, const auto& /*X*/, const auto& /*Y*/,
+                  const auto& /*Vout*/, T* /*g*/) const {}
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& /*Ein*/, const auto& /*Dout*/, T* /*g*/,
+                    auto&& Xbar) const {
+    prepare_accumulator(Xbar, X.rows(), X.cols(), "nn::Flatten::second_order", *this);
   }
 };
 

@@ -16,7 +16,9 @@
 //       count depends only on the problem size, never on the thread count; each block is one Eigen
 //       GEMM run inside an OpenMP region (so Eigen does not re-split it); small products run whole
 //       on the calling thread with Eigen's threading off (EigenSerialScope). Results are therefore
-//       bitwise identical for any OMP_NUM_THREADS. Generic scalars (AD types) use a plain loop.
+//       bitwise identical for any OMP_NUM_THREADS. Inside a SerialScope (a shard of a pass, see
+//       nn/execution.hpp) the product is one Eigen call on the calling thread.
+//       Generic scalars (AD types) use a plain loop.
 //   simd_map<N>(n, out, op, in...)  out[j] = op(in_0[j], ...) as xsimd loops for float/double
 //       (the tail goes through a zero-padded batch, so every element sees the same formula);
 //       a plain loop for other scalars. `op` is a generic lambda (called with batches or scalars).
@@ -33,6 +35,7 @@
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/execution.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -120,31 +123,13 @@ inline constexpr double kParallelWork = 131072;
 /// GEMMs below this many multiply-adds run on the calling thread.
 inline constexpr double kParallelGemmWork = 3e6;
 
-/// While alive, Eigen does not start threads from this thread (its thread count is the calling
-/// thread's OpenMP nthreads ICV, which this sets to 1 and restores; per-thread state only).
-class EigenSerialScope {
- public:
-#ifdef _OPENMP
-  EigenSerialScope() : saved_(omp_get_max_threads()) {
-    if (saved_ != 1) omp_set_num_threads(1);
-  }
-  ~EigenSerialScope() {
-    if (saved_ != 1) omp_set_num_threads(saved_);
-  }
-  EigenSerialScope(const EigenSerialScope&) = delete;
-  EigenSerialScope& operator=(const EigenSerialScope&) = delete;
-
- private:
-  int saved_;
-#endif
-};
-
-/// body(i) for i in [0, n), split statically across OpenMP threads when work ≥ kParallelWork.
+/// body(i) for i in [0, n), split statically across OpenMP threads when work ≥ kParallelWork
+/// (never inside a SerialScope or an active parallel region: then on the calling thread).
 /// body must write disjoint outputs per i (then results do not depend on the thread count).
 template <class Body>
 inline void parallel_for(Index n, double work, Body&& body) {
 #ifdef _OPENMP
-  if (work >= kParallelWork && n > 1 && !omp_in_parallel()) {
+  if (work >= kParallelWork && n > 1 && may_fork()) {
 #pragma omp parallel for schedule(static)
     for (Index i = 0; i < n; ++i) body(i);
     return;
@@ -196,13 +181,17 @@ void gemm(Dst&& dst, const Lhs& A, const Rhs& B, bool accumulate) {
       if (!accumulate) dst.setZero();
       return;
     }
-    const detail::GemmSplit sp = detail::gemm_split(m, n, k);
     auto run = [&](auto&& d, const auto& a, const auto& b) {
       if (accumulate)
         d.noalias() += a * b;
       else
         d.noalias() = a * b;
     };
+    if (in_serial_scope()) {  // a shard of a pass: one product, Eigen single-threaded
+      run(dst, A, B);
+      return;
+    }
+    const detail::GemmSplit sp = detail::gemm_split(m, n, k);
     auto block = [&](int i) {
       const Index len = sp.by_cols ? n : m;
       const Index r0 = len * i / sp.nb, r1 = len * (i + 1) / sp.nb;
@@ -212,7 +201,7 @@ void gemm(Dst&& dst, const Lhs& A, const Rhs& B, bool accumulate) {
         run(dst.middleRows(r0, r1 - r0), A.middleRows(r0, r1 - r0), B);
     };
 #ifdef _OPENMP
-    if (!sp.serial && !omp_in_parallel()) {
+    if (!sp.serial && may_fork()) {
 #pragma omp parallel for schedule(dynamic, 1)
       for (int i = 0; i < sp.nb; ++i) block(i);
       return;
@@ -283,32 +272,93 @@ inline void simd_add(Index n, T* acc, const T* a) {
   simd_map<T, 2>(n, acc, {acc, a}, [](const auto& s, const auto& x) { return s + x; });
 }
 
+namespace detail {
+/// The name of `who` in an error message: a layer (its name(), built only when an error is
+/// raised, so the checks of a rule do not allocate) or a string.
+template <class W>
+decltype(auto) who_name(const W& who) {
+  if constexpr (requires { who.name(); })
+    return who.name();
+  else
+    return (who);
+}
+}  // namespace detail
+
 /// Number of directions K = rows / B of a (B*K)-row matrix; throws naming `where` if not whole.
-inline Index directions(Index rows, Index B, const char* where, const std::string& who) {
-  JACNET_CHECK(B > 0 && rows % B == 0, ShapeError, where, who, ": ", rows,
+/// `who`: the layer (or its name).
+template <class Who>
+inline Index directions(Index rows, Index B, const char* where, const Who& who) {
+  JACNET_CHECK(B > 0 && rows % B == 0, ShapeError, where, detail::who_name(who), ": ", rows,
                " direction rows are not a multiple of the batch size ", B);
   return rows / B;
 }
 
 /// Checks that M has `cols` columns (the layer's per-sample size), naming layer and sizes.
-template <class T>
-inline void check_cols(const Matrix<T>& M, Index cols, const char* where, const std::string& who,
+template <class M_, class Who>
+inline void check_cols(const M_& M, Index cols, const char* where, const Who& who,
                        const char* what) {
-  JACNET_CHECK(M.cols() == cols, ShapeError, where, who, ": ", what, " has ", M.cols(),
+  JACNET_CHECK(M.cols() == cols, ShapeError, where, detail::who_name(who), ": ", what, " has ", M.cols(),
                " columns, expected ", cols);
 }
 
 /// Prepares an accumulation target (Xbar) of rows x cols: an empty matrix becomes zeros, a
 /// matrix of the right size is kept (accumulated into), anything else is a ShapeError.
-template <class T>
-inline void prepare_accumulator(Matrix<T>& M, Index rows, Index cols, const char* where,
-                                const std::string& who) {
-  if (M.size() == 0) {
-    M.setZero(rows, cols);
-    return;
+template <class M_, class Who>
+inline void prepare_accumulator(M_&& M, Index rows, Index cols, const char* where,
+                                const Who& who) {
+  if constexpr (requires { M.setZero(rows, cols); }) {  // a matrix (a row view cannot resize)
+    if (M.size() == 0) {
+      M.setZero(rows, cols);
+      return;
+    }
   }
-  JACNET_CHECK(M.rows() == rows && M.cols() == cols, ShapeError, where, who, ": accumulator is ",
+  JACNET_CHECK(M.rows() == rows && M.cols() == cols, ShapeError, where, detail::who_name(who),
+               ": accumulator is ",
                M.rows(), "x", M.cols(), ", expected ", rows, "x", cols);
 }
+
+// ---- row views (the shards of a pass) -------------------------------------------------------
+/// A matrix view of contiguous row-major storage (a shard's rows of a batch matrix).
+template <class T>
+using RowsView = Eigen::Map<Matrix<T>>;
+template <class T>
+using ConstRowsView = Eigen::Map<const Matrix<T>>;
+
+/// Rows [r0, r1) of a row-major matrix, as a view (no copy).
+template <class T>
+RowsView<T> row_block(Matrix<T>& M, Index r0, Index r1) {
+  return {M.data() + r0 * M.cols(), r1 - r0, M.cols()};
+}
+template <class T>
+ConstRowsView<T> row_block(const Matrix<T>& M, Index r0, Index r1) {
+  return {M.data() + r0 * M.cols(), r1 - r0, M.cols()};
+}
+
+/// Layers whose rules also take row views (`const auto&` inputs, `auto&&` outputs): the passes
+/// then run them on shards of the batch matrices without copies. A layer written against
+/// `const Matrix<T>&` / `Matrix<T>&` only still works: a net containing one runs its passes as a
+/// single shard (the layers' own loops parallelize as before).
+template <class L>
+concept ViewRules = requires(const L& l, const typename L::Scalar* cp, typename L::Scalar* p,
+                             ConstRowsView<typename L::Scalar> M, RowsView<typename L::Scalar> O) {
+  l.forward(cp, M, O);
+  l.jvp(cp, M, M, M, O);
+  l.vjp(cp, M, M, M, O);
+  l.param_grad(cp, M, M, M, p);
+  l.second_order(cp, M, M, M, M, p, O);
+};
+/// vjp_onehot / jvp_identity taking row views.
+template <class L>
+concept OneHotVjpView = requires(const L& l, const typename L::Scalar* p,
+                                 ConstRowsView<typename L::Scalar> M,
+                                 RowsView<typename L::Scalar> O, const Index* cls) {
+  l.vjp_onehot(p, M, M, cls, Index{1}, O);
+};
+template <class L>
+concept IdentityJvpView = requires(const L& l, const typename L::Scalar* p,
+                                   ConstRowsView<typename L::Scalar> M,
+                                   RowsView<typename L::Scalar> O) {
+  l.jvp_identity(p, M, M, O);
+};
 
 }  // namespace jacnet::nn

@@ -43,6 +43,7 @@
 // JVP mode (losses on J·U): ε_l = stored forward tangents, δ_L = J̄U, δ_l = A_lᵀ δ_{l+1}: same rule.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <numeric>
 #include <random>
 #include <span>
@@ -68,6 +69,7 @@ struct BackpropScratch {
   std::vector<Matrix<T>> eps;   // tangent (or JVP-mode backward) sweep, per boundary
   std::vector<Matrix<T>> abar;  // reverse sweep adjoints, per boundary
   std::vector<Matrix<T>> xbar;  // second-order adjoints of the activations, per boundary
+  Matrix<T> partial;            // parameter-gradient partials of shards 1.. (nn/execution.hpp)
 };
 
 /// Reusable buffers of the product/Jacobian modes (pass the same one to repeated calls).
@@ -214,17 +216,15 @@ bool onehot_classes(const Matrix<T>& S, std::vector<Index>& cls) {
   return true;
 }
 
-/// Adds src into dst (same size), or copies it when dst is not live yet.
-template <class T>
-void add_or_set(Matrix<T>& dst, bool& live, const Matrix<T>& src) {
+/// dst += src, or dst = src when dst is not live yet (same sizes; row views or matrices).
+template <class D, class S>
+void add_or_set(D&& dst, bool& live, const S& src) {
   if (!live) {
     dst = src;
     live = true;
     return;
   }
-  const Index n = dst.size();
-  parallel_for(dst.rows(), double(n),
-               [&](Index r) { simd_add(dst.cols(), dst.row(r).data(), src.row(r).data()); });
+  for (Index r = 0; r < dst.rows(); ++r) simd_add(dst.cols(), dst.row(r).data(), src.row(r).data());
 }
 
 template <class T>
@@ -233,49 +233,120 @@ void check_dirs(const Matrix<T>& M, Index B, Index cols, const char* where, cons
                " is ", M.rows(), "x", M.cols(), ", expected (B*M)x", cols, " with B=", B);
 }
 
-/// Reverse sweep from boundary L (adjoint top, B rows; `top_live` false = zero) with
-/// extra adjoints per boundary (act_bars, second-order xbar). grads must be zero-initialized
-/// by the caller (it is accumulated into).
+/// Sizes mats[l] (l in [lo, hi)) to rows x size(l) of the net (no allocation when sizes repeat).
 template <class Net, class T>
-void reverse_sweep(const Net& net, const Trace<T>& tr, const Matrix<T>* top,
-                   std::span<const Matrix<T>> act_bars, const std::vector<Matrix<T>>* xbar,
-                   Vector<T>& grads, Matrix<T>* Xbar, BackpropScratch<T>& s) {
+void size_boundaries(const Net& net, std::vector<Matrix<T>>& mats, Index rows, std::size_t lo,
+                     std::size_t hi) {
+  if (mats.size() < Net::num_layers + 1) mats.resize(Net::num_layers + 1);
+  for (std::size_t l = lo; l < hi; ++l) mats[l].resize(rows, net.shape(l).size());
+}
+
+/// Buffers of a sweep's intermediate boundaries [lo, hi). With row views two flat buffers of
+/// rows x max size(l) alternate (boundary l uses buffer l % 2: a sweep only needs its current
+/// input and output), so memory does not grow with the depth; without row views one matrix per
+/// boundary.
+template <class Net, class T>
+void size_sweep(const Net& net, std::vector<Matrix<T>>& bufs, Index rows, std::size_t lo,
+                std::size_t hi) {
+  if constexpr (Net::row_views) {
+    Index width = 0;
+    for (std::size_t l = lo; l < hi; ++l) width = std::max(width, net.shape(l).size());
+    if (bufs.size() < 2) bufs.resize(2);
+    for (auto& b : bufs) b.resize(width > 0 ? rows : 0, width);
+  } else {
+    size_boundaries(net, bufs, rows, lo, hi);
+  }
+}
+/// Rows [r0, r1) of boundary l of a sweep sized by size_sweep.
+template <class Net, class T>
+decltype(auto) sweep_rows(const Net& net, std::vector<Matrix<T>>& bufs, std::size_t l, Index r0,
+                          Index r1) {
+  if constexpr (Net::row_views) {
+    Matrix<T>& b = bufs[l % 2];
+    return RowsView<T>(b.data() + r0 * b.cols(), r1 - r0, net.shape(l).size());
+  } else {
+    return (bufs[l]);
+  }
+}
+
+/// Parameter-gradient partials of a pass over `sh`: shard 0 accumulates into grads itself,
+/// shard s > 0 into row s−1 of `partial`; the reduction adds them in shard order, chunk by chunk
+/// of the parameter vector (a fixed order: bitwise the same for any thread count).
+template <class T>
+struct GradShards {
+  static constexpr Index kChunk = 4096;
+  Vector<T>* grads;
+  Matrix<T>* partial;
+  Index np, count;
+  GradShards(Vector<T>& g, Matrix<T>& part, Index num_params, Index shards)
+      : grads(&g), partial(&part), np(num_params), count(shards) {
+    grads->setZero(np);
+    if (count > 1) partial->resize(count - 1, np);
+  }
+  /// The gradient block of shard s (zeroed here for s > 0).
+  T* begin_shard(Index s) const {
+    if (s == 0) return grads->data();
+    T* p = partial->row(s - 1).data();
+    std::fill(p, p + np, T(0));
+    return p;
+  }
+  Index chunks() const { return count > 1 ? (np + kChunk - 1) / kChunk : 0; }
+  void reduce(Index c) const {
+    const Index i0 = c * kChunk, n = std::min(kChunk, np - i0);
+    for (Index s = 1; s < count; ++s) simd_add(n, grads->data() + i0, partial->row(s - 1).data() + i0);
+  }
+};
+
+/// Reverse sweep of samples [b0, b1) from boundary L (adjoint `top`, B rows, or null/empty =
+/// zero) with extra adjoints per boundary (act_bars, second-order xbar). g is the shard's
+/// gradient block (accumulated into). s.abar must be sized (B x size(l)) by the caller; Xbar
+/// (if given) B x D.
+template <class Net, class T>
+void reverse_sweep_rows(const Net& net, const Trace<T>& tr, const Matrix<T>* top,
+                        std::span<const Matrix<T>> act_bars, const std::vector<Matrix<T>>* xbar,
+                        T* g, Matrix<T>* Xbar, BackpropScratch<T>& s, Index b0, Index b1) {
   constexpr std::size_t L = Net::num_layers;
-  const Index B = tr.batch();
-  auto extra = [&](std::size_t l, Matrix<T>& dst, bool& live) {
-    if (l < act_bars.size() && act_bars[l].size() > 0) {
-      JACNET_CHECK(act_bars[l].rows() == B && act_bars[l].cols() == tr.acts[l].cols(), ShapeError,
-                   "nn::backprop", "act_bars[", l, "] is ", act_bars[l].rows(), "x",
-                   act_bars[l].cols(), ", boundary ", l, " is ", B, "x", tr.acts[l].cols());
-      add_or_set(dst, live, act_bars[l]);
-    }
-    if (xbar && (*xbar)[l].size() > 0) add_or_set(dst, live, (*xbar)[l]);
+  auto R = [&](auto& m) -> decltype(auto) { return Net::rows(m, b0, b1); };
+  auto extra = [&](std::size_t l, auto&& dst, bool& live) {
+    if (l < act_bars.size() && act_bars[l].size() > 0) add_or_set(dst, live, R(act_bars[l]));
+    if (xbar && (*xbar)[l].size() > 0) add_or_set(dst, live, R(std::as_const((*xbar)[l])));
   };
-  s.abar.resize(L + 1);  // one buffer per boundary: sizes never change, so no reallocation
   bool live = false;
-  if (top && top->size() > 0) add_or_set(s.abar[L], live, *top);
-  extra(L, s.abar[L], live);
+  if (top && top->size() > 0) add_or_set(R(s.abar[L]), live, R(*top));
+  extra(L, R(s.abar[L]), live);
   net.for_each_layer_reverse([&](auto I, const auto& layer) {
     const Matrix<T>& x = tr.acts[I];
     const Matrix<T>& y = tr.acts[I + 1];
     if (live)
-      layer.param_grad(net.block(I), x, y, s.abar[I + 1], grads.data() + net.param_offset(I));
+      layer.param_grad(net.block(I), R(x), R(y), R(std::as_const(s.abar[I + 1])),
+                       g + net.param_offset(I));
     const bool need_below = I > 0 || Xbar != nullptr;
     if (!need_below) return;
     bool nlive = false;
     if (live) {
-      layer.vjp(net.block(I), x, y, s.abar[I + 1], s.abar[I]);
+      layer.vjp(net.block(I), R(x), R(y), R(std::as_const(s.abar[I + 1])), R(s.abar[I]));
       nlive = true;
     }
-    extra(I, s.abar[I], nlive);
+    extra(I, R(s.abar[I]), nlive);
     live = nlive;
   });
   if (Xbar) {
     if (live)
-      *Xbar = s.abar[0];
+      R(*Xbar) = R(std::as_const(s.abar[0]));
     else
-      Xbar->setZero(B, net.input_size());
+      R(*Xbar).setZero();
   }
+}
+
+/// Checks act_bars against the trace (sizes) before a pass.
+template <class Net, class T>
+void check_act_bars(const Net& net, const Trace<T>& tr, std::span<const Matrix<T>> act_bars) {
+  const Index B = tr.batch();
+  for (std::size_t l = 0; l < act_bars.size() && l <= Net::num_layers; ++l)
+    if (act_bars[l].size() > 0)
+      JACNET_CHECK(act_bars[l].rows() == B && act_bars[l].cols() == net.shape(l).size(),
+                   ShapeError, "nn::backprop", "act_bars[", l, "] is ", act_bars[l].rows(), "x",
+                   act_bars[l].cols(), ", boundary ", l, " is ", B, "x", net.shape(l).size());
 }
 
 }  // namespace detail
@@ -285,18 +356,38 @@ void reverse_sweep(const Net& net, const Trace<T>& tr, const Matrix<T>* top,
 // ---------------------------------------------------------------------------------------------
 
 /// out = J·U per sample: U is B*M x D (M tangents per sample), out B*M x K. Forward mode.
+/// One pass: each shard runs its forward and its tangent sweep.
 template <class Net, class T = net_scalar_t<Net>>
 void jvp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& U, Workspace<T>& ws,
          Matrix<T>& out) {
-  net.forward(X, ws.trace);
+  constexpr std::size_t L = Net::num_layers;
+  net.check_input(X, "nn::jvp");
   detail::check_dirs(U, X.rows(), net.input_size(), "nn::jvp", "tangents U");
-  const Matrix<T>* cur = &U;
-  ws.dirs.resize(Net::num_layers + 1);
-  net.for_each_layer([&](auto I, const auto& layer) {
-    Matrix<T>& dst = (I + 1 == Net::num_layers) ? out : ws.dirs[I + 1];
-    layer.jvp(net.block(I), ws.trace.acts[I], ws.trace.acts[I + 1], *cur, dst);
-    cur = &dst;
-  });
+  const Index B = X.rows(), M = U.rows() / B;
+  net.prepare_trace(X, ws.trace);
+  detail::size_sweep(net, ws.dirs, B * M, 1, L);
+  out.resize(B * M, net.output_size());
+  const Shards sh = net.shards(B);
+  Net::run_shards(sh.count, [&](Index s) {
+    const Index b0 = sh.begin(s), b1 = sh.end(s);
+    net.forward_rows(X, ws.trace, b0, b1);
+    auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+    auto D = [&](std::size_t l) -> decltype(auto) {
+      return detail::sweep_rows(net, ws.dirs, l, b0 * M, b1 * M);
+    };
+    net.for_each_layer([&](auto I, const auto& layer) {
+      auto x = R(std::as_const(ws.trace.acts[I]), 1);
+      auto y = R(std::as_const(ws.trace.acts[I + 1]), 1);
+      if constexpr (I == 0 && I + 1 == L)
+        layer.jvp(net.block(I), x, y, R(U, M), R(out, M));
+      else if constexpr (I == 0)
+        layer.jvp(net.block(I), x, y, R(U, M), D(1));
+      else if constexpr (I + 1 == L)
+        layer.jvp(net.block(I), x, y, D(I), R(out, M));
+      else
+        layer.jvp(net.block(I), x, y, D(I), D(I + 1));
+    });
+  }, net.pass_work(B, double(1 + M)));
 }
 template <class Net, class T = net_scalar_t<Net>>
 Matrix<T> jvp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& U) {
@@ -307,33 +398,56 @@ Matrix<T> jvp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& U) 
 }
 
 namespace detail {
-/// Reverse sweep of directions from boundary L to 0. Seeds given densely (S) or as one-hot
-/// classes (cls, M per sample; used when the last layer has a vjp_onehot fast path).
+/// Forward and reverse sweep of directions from boundary L to 0 in one pass. Seeds given
+/// densely (S, B*M x K) or as one-hot classes (cls, M per sample; the last layer's vjp_onehot
+/// fast path when it has one, else ws.seeds is materialized first).
 template <class Net, class T>
-void reverse_directions(const Net& net, const Trace<T>& tr, const Matrix<T>* S,
+void reverse_directions(const Net& net, const Matrix<T>& X, const Matrix<T>* S,
                         const std::vector<Index>* cls, Index M, Workspace<T>& ws, Matrix<T>& out) {
-  const Matrix<T>* cur = S;
-  ws.dirs.resize(Net::num_layers + 1);
-  net.for_each_layer_reverse([&](auto I, const auto& layer) {
-    using LT = std::remove_cvref_t<decltype(layer)>;
-    Matrix<T>& dst = (I == 0) ? out : ws.dirs[I];
-    const Matrix<T>& x = tr.acts[I];
-    const Matrix<T>& y = tr.acts[I + 1];
-    if constexpr (OneHotVjp<LT>) {
-      if (I + 1 == Net::num_layers && cls) {
-        layer.vjp_onehot(net.block(I), x, y, cls->data(), M, dst);
-        cur = &dst;
-        return;
+  constexpr std::size_t L = Net::num_layers;
+  using Last = typename Net::template layer_type<L - 1>;
+  constexpr bool onehot_fast = Net::row_views ? OneHotVjpView<Last> : OneHotVjp<Last>;
+  const Index B = X.rows();
+  net.prepare_trace(X, ws.trace);
+  if (S == nullptr && !onehot_fast) {  // one-hot seeds, no fast path: materialize them
+    ws.seeds.setZero(B * M, net.output_size());
+    for (Index r = 0; r < ws.seeds.rows(); ++r) ws.seeds(r, (*cls)[std::size_t(r)]) = T(1);
+    S = &ws.seeds;
+  }
+  const bool use_cls = cls != nullptr && onehot_fast;
+  detail::size_sweep(net, ws.dirs, B * M, 1, L);
+  out.resize(B * M, net.input_size());
+  const Shards sh = net.shards(B);
+  Net::run_shards(sh.count, [&](Index s) {
+    const Index b0 = sh.begin(s), b1 = sh.end(s);
+    net.forward_rows(X, ws.trace, b0, b1);
+    auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+    auto D = [&](std::size_t l) -> decltype(auto) {
+      return detail::sweep_rows(net, ws.dirs, l, b0 * M, b1 * M);
+    };
+    // dst of layer I: boundary I (J itself for I = 0); src: boundary I + 1 (the seeds for L−1)
+    auto dst = [&](auto I) -> decltype(auto) {
+      if constexpr (I == 0)
+        return R(out, M);
+      else
+        return D(I);
+    };
+    net.for_each_layer_reverse([&](auto I, const auto& layer) {
+      auto x = R(std::as_const(ws.trace.acts[I]), 1);
+      auto y = R(std::as_const(ws.trace.acts[I + 1]), 1);
+      if constexpr (I + 1 == L) {
+        if constexpr (onehot_fast) {
+          if (use_cls) {
+            layer.vjp_onehot(net.block(I), x, y, cls->data() + b0 * M, M, dst(I));
+            return;
+          }
+        }
+        layer.vjp(net.block(I), x, y, R(*S, M), dst(I));
+      } else {
+        layer.vjp(net.block(I), x, y, D(I + 1), dst(I));
       }
-    }
-    if (cur == nullptr) {  // one-hot seeds, no fast path: materialize them
-      ws.seeds.setZero(tr.batch() * M, net.output_size());
-      for (Index r = 0; r < ws.seeds.rows(); ++r) ws.seeds(r, (*cls)[std::size_t(r)]) = T(1);
-      cur = &ws.seeds;
-    }
-    layer.vjp(net.block(I), x, y, *cur, dst);
-    cur = &dst;
-  });
+    });
+  }, net.pass_work(B, double(1 + M)));
 }
 }  // namespace detail
 
@@ -341,9 +455,9 @@ void reverse_directions(const Net& net, const Trace<T>& tr, const Matrix<T>* S,
 template <class Net, class T = net_scalar_t<Net>>
 void vjp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& V, Workspace<T>& ws,
          Matrix<T>& out) {
-  net.forward(X, ws.trace);
+  net.check_input(X, "nn::vjp");
   detail::check_dirs(V, X.rows(), net.output_size(), "nn::vjp", "cotangents V");
-  detail::reverse_directions<Net, T>(net, ws.trace, &V, nullptr, V.rows() / X.rows(), ws, out);
+  detail::reverse_directions<Net, T>(net, X, &V, nullptr, V.rows() / X.rows(), ws, out);
 }
 template <class Net, class T = net_scalar_t<Net>>
 Matrix<T> vjp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& V) {
@@ -362,13 +476,13 @@ Matrix<T> vjp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& V) 
 template <class Net, class T = net_scalar_t<Net>>
 void jacobian_rows(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& seeds,
                    Workspace<T>& ws, Matrix<T>& J) {
-  net.forward(X, ws.trace);
+  net.check_input(X, "nn::jacobian_rows");
   detail::check_dirs(seeds, X.rows(), net.output_size(), "nn::jacobian_rows", "seeds");
   const Index M = seeds.rows() / X.rows();
   if (detail::onehot_classes(seeds, ws.cls))
-    detail::reverse_directions<Net, T>(net, ws.trace, &seeds, &ws.cls, M, ws, J);
+    detail::reverse_directions<Net, T>(net, X, &seeds, &ws.cls, M, ws, J);
   else
-    detail::reverse_directions<Net, T>(net, ws.trace, &seeds, nullptr, M, ws, J);
+    detail::reverse_directions<Net, T>(net, X, &seeds, nullptr, M, ws, J);
 }
 template <class Net, class T = net_scalar_t<Net>>
 Matrix<T> jacobian_rows(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& seeds) {
@@ -381,12 +495,12 @@ Matrix<T> jacobian_rows(const Net& net, const NetMatrix<Net>& X, const NetMatrix
 /// Full per-sample Jacobians by reverse mode: K one-hot seeds per sample, (B*K) x D.
 template <class Net, class T = net_scalar_t<Net>>
 void jacrev(const Net& net, const NetMatrix<Net>& X, Workspace<T>& ws, Matrix<T>& J) {
-  net.forward(X, ws.trace);
+  net.check_input(X, "nn::jacrev");
   const Index B = X.rows(), K = net.output_size();
   ws.cls.resize(std::size_t(B * K));
   for (Index r = 0; r < B * K; ++r) ws.cls[std::size_t(r)] = r % K;
-  detail::reverse_directions<Net, T>(net, ws.trace, static_cast<const Matrix<T>*>(nullptr), &ws.cls,
-                                     K, ws, J);
+  detail::reverse_directions<Net, T>(net, X, static_cast<const Matrix<T>*>(nullptr), &ws.cls, K,
+                                     ws, J);
 }
 template <class Net, class T = net_scalar_t<Net>>
 Matrix<T> jacrev(const Net& net, const NetMatrix<Net>& X) {
@@ -400,32 +514,40 @@ Matrix<T> jacrev(const Net& net, const NetMatrix<Net>& X) {
 /// transpose of the (B*D) x K result into (B*K) x D.
 template <class Net, class T = net_scalar_t<Net>>
 void jacfwd(const Net& net, const NetMatrix<Net>& X, Workspace<T>& ws, Matrix<T>& J) {
-  net.forward(X, ws.trace);
+  constexpr std::size_t L = Net::num_layers;
+  using First = typename Net::template layer_type<0>;
+  constexpr bool identity_fast = Net::row_views ? IdentityJvpView<First> : IdentityJvp<First>;
+  net.check_input(X, "nn::jacfwd");
   const Index B = X.rows(), D = net.input_size(), K = net.output_size();
-  const Matrix<T>* cur = nullptr;
-  ws.dirs.resize(Net::num_layers + 1);
-  net.for_each_layer([&](auto I, const auto& layer) {
-    using LT = std::remove_cvref_t<decltype(layer)>;
-    Matrix<T>& dst = ws.dirs[I + 1];
-    const Matrix<T>& x = ws.trace.acts[I];
-    const Matrix<T>& y = ws.trace.acts[I + 1];
-    if (I == 0) {
-      if constexpr (IdentityJvp<LT>) {
-        layer.jvp_identity(net.block(I), x, y, dst);
-      } else {
-        ws.seeds.setZero(B * D, D);
-        for (Index b = 0; b < B; ++b) ws.seeds.middleRows(b * D, D).setIdentity();
-        layer.jvp(net.block(I), x, y, ws.seeds, dst);
-      }
-    } else {
-      layer.jvp(net.block(I), x, y, *cur, dst);
-    }
-    cur = &dst;
-  });
+  net.prepare_trace(X, ws.trace);
+  if constexpr (!identity_fast) {
+    ws.seeds.setZero(B * D, D);
+    for (Index b = 0; b < B; ++b) ws.seeds.middleRows(b * D, D).setIdentity();
+  }
+  detail::size_sweep(net, ws.dirs, B * D, 1, L + 1);
   J.resize(B * K, D);
-  const Matrix<T>& Tn = *cur;  // (B*D) x K, row b*D+d = ∂y/∂x_d
-  parallel_for(B, double(B) * double(D) * double(K),
-               [&](Index b) { J.middleRows(b * K, K) = Tn.middleRows(b * D, D).transpose(); });
+  const Shards sh = net.shards(B);
+  Net::run_shards(sh.count, [&](Index s) {
+    const Index b0 = sh.begin(s), b1 = sh.end(s);
+    net.forward_rows(X, ws.trace, b0, b1);
+    auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+    auto Dr = [&](std::size_t l) -> decltype(auto) {
+      return detail::sweep_rows(net, ws.dirs, l, b0 * D, b1 * D);
+    };
+    net.for_each_layer([&](auto I, const auto& layer) {
+      auto x = R(std::as_const(ws.trace.acts[I]), 1);
+      auto y = R(std::as_const(ws.trace.acts[I + 1]), 1);
+      if constexpr (I == 0 && identity_fast)
+        layer.jvp_identity(net.block(I), x, y, Dr(1));
+      else if constexpr (I == 0)
+        layer.jvp(net.block(I), x, y, R(std::as_const(ws.seeds), D), Dr(1));
+      else
+        layer.jvp(net.block(I), x, y, Dr(I), Dr(I + 1));
+    });
+    const auto& Tn = Dr(L);  // shard rows of (B*D) x K, row b*D+d = ∂y/∂x_d
+    for (Index b = b0; b < b1; ++b)
+      J.middleRows(b * K, K) = Tn.middleRows((b - b0) * D, D).transpose();
+  }, net.pass_work(B, double(1 + D)));
 }
 template <class Net, class T = net_scalar_t<Net>>
 Matrix<T> jacfwd(const Net& net, const NetMatrix<Net>& X) {
@@ -477,8 +599,20 @@ void backward(const Net& net, const Trace<T>& trace, const NetMatrix<Net>& Ybar,
       trace.batch(), "x", net.output_size());
   JACNET_CHECK(act_bars.empty() || act_bars.size() == L + 1, ShapeError, "nn::backward",
                "act_bars has ", act_bars.size(), " entries, expected 0 or ", L + 1);
-  grads.setZero(net.num_params());
-  detail::reverse_sweep<Net, T>(net, trace, &Ybar, act_bars, nullptr, grads, Xbar, ws.scratch);
+  detail::check_act_bars(net, trace, act_bars);
+  const Index B = trace.batch();
+  auto& s = ws.scratch;
+  detail::size_boundaries(net, s.abar, B, 0, L + 1);
+  if (Xbar) Xbar->resize(B, net.input_size());
+  const Shards sh = net.shards(B);
+  const detail::GradShards<T> gs(grads, s.partial, net.num_params(), sh.count);
+  Net::run_shards(
+      sh.count,
+      [&](Index i) {
+        detail::reverse_sweep_rows<Net, T>(net, trace, &Ybar, act_bars, nullptr, gs.begin_shard(i),
+                                           Xbar, s, sh.begin(i), sh.end(i));
+      },
+      gs.chunks(), [&](Index c) { gs.reduce(c); }, net.pass_work(B, 2));
 }
 
 /// grads = dL/dθ (resized, overwritten) for a loss with output adjoint Ybar = dL/dY (B x K):
@@ -504,31 +638,42 @@ void param_gradient(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net
 // ---------------------------------------------------------------------------------------------
 
 /// Forward pass and the seeded backward pass storing δ at every boundary (see JacobianPass).
-/// seeds: B*M x K. The J rows are pass.J() (B*M x D).
+/// seeds: B*M x K. The J rows are pass.J() (B*M x D). One pass: each shard runs its forward
+/// and its seeded backward.
 template <class Net, class T = net_scalar_t<Net>>
 void jacobian_pass(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& seeds,
                    JacobianPass<T>& pass) {
   constexpr std::size_t L = Net::num_layers;
-  net.forward(X, pass.trace);
+  using Last = typename Net::template layer_type<L - 1>;
+  constexpr bool onehot_fast = Net::row_views ? OneHotVjpView<Last> : OneHotVjp<Last>;
+  net.check_input(X, "nn::jacobian_pass");
   detail::check_dirs(seeds, X.rows(), net.output_size(), "nn::jacobian_pass", "seeds");
-  pass.batch = X.rows();
-  pass.M = seeds.rows() / X.rows();
-  pass.delta.resize(L + 1);
+  const Index B = X.rows(), M = seeds.rows() / B;
+  pass.batch = B;
+  pass.M = M;
+  net.prepare_trace(X, pass.trace);
+  detail::size_boundaries(net, pass.delta, B * M, 0, L);
   pass.delta[L] = seeds;
   const bool onehot = detail::onehot_classes(seeds, pass.seed_class);
   if (!onehot) pass.seed_class.clear();
-  net.for_each_layer_reverse([&](auto I, const auto& layer) {
-    using LT = std::remove_cvref_t<decltype(layer)>;
-    const Matrix<T>& x = pass.trace.acts[I];
-    const Matrix<T>& y = pass.trace.acts[I + 1];
-    if constexpr (OneHotVjp<LT>) {
-      if (I + 1 == L && onehot) {
-        layer.vjp_onehot(net.block(I), x, y, pass.seed_class.data(), pass.M, pass.delta[I]);
-        return;
+  const Shards sh = net.shards(B);
+  Net::run_shards(sh.count, [&](Index s) {
+    const Index b0 = sh.begin(s), b1 = sh.end(s);
+    net.forward_rows(X, pass.trace, b0, b1);
+    auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+    net.for_each_layer_reverse([&](auto I, const auto& layer) {
+      auto x = R(std::as_const(pass.trace.acts[I]), 1);
+      auto y = R(std::as_const(pass.trace.acts[I + 1]), 1);
+      if constexpr (I + 1 == L && onehot_fast) {
+        if (onehot) {
+          layer.vjp_onehot(net.block(I), x, y, pass.seed_class.data() + b0 * M, M,
+                           R(pass.delta[I], M));
+          return;
+        }
       }
-    }
-    layer.vjp(net.block(I), x, y, pass.delta[I + 1], pass.delta[I]);
-  });
+      layer.vjp(net.block(I), x, y, R(std::as_const(pass.delta[I + 1]), M), R(pass.delta[I], M));
+    });
+  }, net.pass_work(B, double(1 + M)));
 }
 template <class Net, class T = net_scalar_t<Net>>
 JacobianPass<T> jacobian_pass(const Net& net, const NetMatrix<Net>& X,
@@ -541,6 +686,8 @@ JacobianPass<T> jacobian_pass(const Net& net, const NetMatrix<Net>& X,
 /// Exact dL/dθ (grads, overwritten) and optionally dL/dX (*Xbar) of a loss L(Y, J, a) given its
 /// adjoints Ybar = ∂L/∂Y (B x K or empty), Jbar = ∂L/∂J (B*M x D or empty; J = pass.J()) and
 /// act_bars[l] = ∂L/∂a_l (empty span, or L+1 entries each B x size(l) or empty).
+/// One pass: each shard runs its tangent sweep with the second-order terms, then its reverse
+/// sweep; the shards' parameter gradients are summed in shard order.
 template <class Net, class T = net_scalar_t<Net>>
 void backprop(const Net& net, JacobianPass<T>& pass, const NetMatrix<Net>& Ybar,
               const NetMatrix<Net>& Jbar, std::span<const NetMatrix<Net>> act_bars,
@@ -557,44 +704,73 @@ void backprop(const Net& net, JacobianPass<T>& pass, const NetMatrix<Net>& Ybar,
                B * pass.M, "x", net.input_size());
   JACNET_CHECK(act_bars.empty() || act_bars.size() == L + 1, ShapeError, "nn::backprop",
                "act_bars has ", act_bars.size(), " entries, expected 0 or ", L + 1);
-  grads.setZero(net.num_params());
+  detail::check_act_bars(net, pass.trace, act_bars);
   auto& s = pass.scratch;
   const bool second = Jbar.size() > 0;
+  const Index M = pass.M;
+  detail::size_boundaries(net, s.abar, B, 0, L + 1);
   if (second) {
-    s.xbar.resize(L + 1);
+    detail::size_boundaries(net, s.xbar, B, 0, L);
     s.xbar[L].resize(0, 0);
-    const Matrix<T>* eps = &Jbar;  // ε_0 = J̄
-    s.eps.resize(L + 1);
-    net.for_each_layer([&](auto I, const auto& layer) {
-      const Matrix<T>& x = pass.trace.acts[I];
-      const Matrix<T>& y = pass.trace.acts[I + 1];
-      s.xbar[I].setZero(B, x.cols());
-      layer.second_order(net.block(I), x, y, *eps, pass.delta[I + 1],
-                         grads.data() + net.param_offset(I), s.xbar[I]);
-      if (I + 1 < L) {
-        layer.jvp(net.block(I), x, y, *eps, s.eps[I + 1]);
-        eps = &s.eps[I + 1];
-      }
-    });
+    detail::size_sweep(net, s.eps, B * M, 1, L);
   }
-  detail::reverse_sweep<Net, T>(net, pass.trace, &Ybar, act_bars, second ? &s.xbar : nullptr, grads,
-                                Xbar, s);
+  if (Xbar) Xbar->resize(B, net.input_size());
+  const Shards sh = net.shards(B);
+  const detail::GradShards<T> gs(grads, s.partial, net.num_params(), sh.count);
+  Net::run_shards(
+      sh.count,
+      [&](Index i) {
+        const Index b0 = sh.begin(i), b1 = sh.end(i);
+        T* g = gs.begin_shard(i);
+        auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+        auto E = [&](std::size_t l) -> decltype(auto) {
+          return detail::sweep_rows(net, s.eps, l, b0 * M, b1 * M);
+        };
+        if (second) {
+          net.for_each_layer([&](auto I, const auto& layer) {
+            auto x = R(std::as_const(pass.trace.acts[I]), 1);
+            auto y = R(std::as_const(pass.trace.acts[I + 1]), 1);
+            auto step = [&](auto&& eps) {  // ε_I: J̄ for I = 0, else the tangent sweep's boundary
+              R(s.xbar[I], 1).setZero();
+              layer.second_order(net.block(I), x, y, eps, R(std::as_const(pass.delta[I + 1]), M),
+                                 g + net.param_offset(I), R(s.xbar[I], 1));
+              if constexpr (std::remove_cvref_t<decltype(I)>::value + 1 < L) layer.jvp(net.block(I), x, y, eps, E(I + 1));
+            };
+            if constexpr (I == 0)
+              step(R(Jbar, M));
+            else
+              step(E(I));
+          });
+        }
+        detail::reverse_sweep_rows<Net, T>(net, pass.trace, &Ybar, act_bars,
+                                           second ? &s.xbar : nullptr, g, Xbar, s, b0, b1);
+      },
+      gs.chunks(), [&](Index c) { gs.reduce(c); }, net.pass_work(B, second ? double(2 + 2 * M) : 2.0));
 }
 
 /// Forward pass and forward tangents U (B*N x D) through every layer (see JvpPass).
 template <class Net, class T = net_scalar_t<Net>>
 void jvp_pass(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& U, JvpPass<T>& pass) {
   constexpr std::size_t L = Net::num_layers;
-  net.forward(X, pass.trace);
+  net.check_input(X, "nn::jvp_pass");
   detail::check_dirs(U, X.rows(), net.input_size(), "nn::jvp_pass", "tangents U");
-  pass.batch = X.rows();
-  pass.N = U.rows() / X.rows();
-  pass.eps.resize(L + 1);
+  const Index B = X.rows(), N = U.rows() / B;
+  pass.batch = B;
+  pass.N = N;
+  net.prepare_trace(X, pass.trace);
+  detail::size_boundaries(net, pass.eps, B * N, 1, L + 1);
   pass.eps[0] = U;
-  net.for_each_layer([&](auto I, const auto& layer) {
-    layer.jvp(net.block(I), pass.trace.acts[I], pass.trace.acts[I + 1], pass.eps[I],
-              pass.eps[I + 1]);
-  });
+  const Shards sh = net.shards(B);
+  Net::run_shards(sh.count, [&](Index s) {
+    const Index b0 = sh.begin(s), b1 = sh.end(s);
+    net.forward_rows(X, pass.trace, b0, b1);
+    auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+    net.for_each_layer([&](auto I, const auto& layer) {
+      layer.jvp(net.block(I), R(std::as_const(pass.trace.acts[I]), 1),
+                R(std::as_const(pass.trace.acts[I + 1]), 1), R(std::as_const(pass.eps[I]), N),
+                R(pass.eps[I + 1], N));
+    });
+  }, net.pass_work(B, double(1 + N)));
 }
 template <class Net, class T = net_scalar_t<Net>>
 JvpPass<T> jvp_pass(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& U) {
@@ -622,28 +798,48 @@ void backprop(const Net& net, JvpPass<T>& pass, const NetMatrix<Net>& Ybar,
       B * pass.N, "x", net.output_size());
   JACNET_CHECK(act_bars.empty() || act_bars.size() == L + 1, ShapeError, "nn::backprop",
                "act_bars has ", act_bars.size(), " entries, expected 0 or ", L + 1);
-  grads.setZero(net.num_params());
+  detail::check_act_bars(net, pass.trace, act_bars);
   auto& s = pass.scratch;
   const bool second = JUbar.size() > 0;
+  const Index N = pass.N;
+  detail::size_boundaries(net, s.abar, B, 0, L + 1);
   if (second) {
-    s.xbar.resize(L + 1);
+    detail::size_boundaries(net, s.xbar, B, 0, L);
     s.xbar[L].resize(0, 0);
-    const Matrix<T>* delta = &JUbar;  // δ_L = (J·U)‾
-    s.eps.resize(L + 1);              // here: the backward quantities δ_l
-    net.for_each_layer_reverse([&](auto I, const auto& layer) {
-      const Matrix<T>& x = pass.trace.acts[I];
-      const Matrix<T>& y = pass.trace.acts[I + 1];
-      s.xbar[I].setZero(B, x.cols());
-      layer.second_order(net.block(I), x, y, pass.eps[I], *delta,
-                         grads.data() + net.param_offset(I), s.xbar[I]);
-      if (I > 0) {
-        layer.vjp(net.block(I), x, y, *delta, s.eps[I]);
-        delta = &s.eps[I];
-      }
-    });
+    detail::size_sweep(net, s.eps, B * N, 1, L);  // here: the backward quantities δ_l
   }
-  detail::reverse_sweep<Net, T>(net, pass.trace, &Ybar, act_bars, second ? &s.xbar : nullptr, grads,
-                                Xbar, s);
+  if (Xbar) Xbar->resize(B, net.input_size());
+  const Shards sh = net.shards(B);
+  const detail::GradShards<T> gs(grads, s.partial, net.num_params(), sh.count);
+  Net::run_shards(
+      sh.count,
+      [&](Index i) {
+        const Index b0 = sh.begin(i), b1 = sh.end(i);
+        T* g = gs.begin_shard(i);
+        auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
+        auto E = [&](std::size_t l) -> decltype(auto) {
+          return detail::sweep_rows(net, s.eps, l, b0 * N, b1 * N);
+        };
+        if (second) {
+          net.for_each_layer_reverse([&](auto I, const auto& layer) {
+            auto x = R(std::as_const(pass.trace.acts[I]), 1);
+            auto y = R(std::as_const(pass.trace.acts[I + 1]), 1);
+            auto step = [&](auto&& delta) {  // δ_{I+1}: (J·U)‾ for the last layer
+              R(s.xbar[I], 1).setZero();
+              layer.second_order(net.block(I), x, y, R(std::as_const(pass.eps[I]), N), delta,
+                                 g + net.param_offset(I), R(s.xbar[I], 1));
+              if constexpr (std::remove_cvref_t<decltype(I)>::value > 0) layer.vjp(net.block(I), x, y, delta, E(I));
+            };
+            if constexpr (I + 1 == L)
+              step(R(JUbar, N));
+            else
+              step(E(I + 1));
+          });
+        }
+        detail::reverse_sweep_rows<Net, T>(net, pass.trace, &Ybar, act_bars,
+                                           second ? &s.xbar : nullptr, g, Xbar, s, b0, b1);
+      },
+      gs.chunks(), [&](Index c) { gs.reduce(c); }, net.pass_work(B, second ? double(2 + 2 * N) : 2.0));
 }
 
 }  // namespace jacnet::nn

@@ -3,9 +3,10 @@
 //
 // Window geometry as in nn/window2d.hpp (kernel k, stride s = k by default, padding p ≤ k/2),
 // channel by channel. With W(o) the taps of output o that fall inside the image:
-//   AvgPool2d  y_o = (1 / (kh·kw)) Σ_{t ∈ W(o)} x_t     (padding counted, PyTorch's default
-//              count_include_pad=True). Linear in x with a constant matrix P:
-//              jvp u_out = P u_in, vjp v_in = Pᵀ v_out (each output spreads v/(kh·kw) over its
+//   AvgPool2d  y_o = (1 / n(o)) Σ_{t ∈ W(o)} x_t with n(o) = kh·kw (padding counted, PyTorch's
+//              default count_include_pad=True) or n(o) = |W(o)| (count_include_pad=false: only
+//              the taps inside the image). Linear in x with a constant matrix P:
+//              jvp u_out = P u_in, vjp v_in = Pᵀ v_out (each output spreads v/n(o) over its
 //              window), no parameters, second_order adds nothing.
 //   MaxPool2d  y_o = x_{a(o)}, a(o) = argmax_{t ∈ W(o)} x_t (ties: the first tap in row-major
 //              order; padding never wins). Piecewise linear: A selects x_{a(o)}, so
@@ -91,10 +92,11 @@ class Pool2dBase {
   /// Checks In (in_cols columns, a multiple of B rows); returns K.
   Index check_dirs(const char* rule, Index rows, Index cols, Index want, Index B,
                    const char* what) const {
-    const std::string w = where(rule);
-    JACNET_CHECK(cols == want, ShapeError, w.c_str(), name(), ": ", what, " has ", cols,
+    // (the message strings are built only on an error: the checks of a rule do not allocate)
+    JACNET_CHECK(cols == want, ShapeError, where(rule).c_str(), name(), ": ", what, " has ", cols,
                  " columns, expected ", want);
-    return directions(rows, B, w.c_str(), name());
+    if (B > 0 && rows % B == 0) return rows / B;
+    return directions(rows, B, where(rule).c_str(), *this);
   }
 
   const char* kind_;
@@ -111,11 +113,18 @@ inline void for_samples(Index B, double work, Body&& body) {
     for (Index b = 0; b < B; ++b) body(b);
 }
 
+/// 1 / (number of taps averaged) of the window with in-image rows [ilo, ihi) and columns
+/// [jlo, jhi): kh·kw counts the padding (count_include_pad), else only the in-image taps.
+template <class R>
+inline R avgpool_inv_count(const Window2d& g, bool include_pad, Index ilo, Index ihi, Index jlo,
+                           Index jhi) {
+  return R(1) / R(include_pad ? g.kh * g.kw : (ihi - ilo) * (jhi - jlo));
+}
+
 /// Average pooling of one channel-stacked image: y = P x.
 template <class T>
-void avgpool_forward_row(const Window2d& g, const T* x, T* y) {
+void avgpool_forward_row(const Window2d& g, const T* x, T* y, bool include_pad = true) {
   using R = real_t<T>;
-  const R inv = R(1) / R(g.kh * g.kw);
   for (Index c = 0; c < g.C; ++c) {
     const T* xc = x + c * g.H * g.W;
     for (Index oy = 0; oy < g.OH; ++oy) {
@@ -132,7 +141,8 @@ void avgpool_forward_row(const Window2d& g, const T* x, T* y) {
           for (Index j = jlo + 1; j < jhi; ++j) rs += xr[j];
           s = i == ilo ? rs : T(s + rs);
         }
-        y[(c * g.OH + oy) * g.OW + ox] = s * inv;
+        y[(c * g.OH + oy) * g.OW + ox] =
+            s * avgpool_inv_count<R>(g, include_pad, ilo, ihi, jlo, jhi);
       }
     }
   }
@@ -140,9 +150,8 @@ void avgpool_forward_row(const Window2d& g, const T* x, T* y) {
 
 /// Transposed average pooling: xbar = Pᵀ v (overwrites xbar).
 template <class T>
-void avgpool_backward_row(const Window2d& g, const T* v, T* xbar) {
+void avgpool_backward_row(const Window2d& g, const T* v, T* xbar, bool include_pad = true) {
   using R = real_t<T>;
-  const R inv = R(1) / R(g.kh * g.kw);
   std::fill(xbar, xbar + g.in_size(), T(0));
   for (Index c = 0; c < g.C; ++c) {
     T* xc = xbar + c * g.H * g.W;
@@ -152,7 +161,8 @@ void avgpool_backward_row(const Window2d& g, const T* v, T* xbar) {
       for (Index ox = 0; ox < g.OW; ++ox) {
         const Index x0 = ox * g.sw - g.pw;
         const Index jlo = std::max<Index>(0, -x0), jhi = std::min<Index>(g.kw, g.W - x0);
-        const T s = v[(c * g.OH + oy) * g.OW + ox] * inv;
+        const T s = v[(c * g.OH + oy) * g.OW + ox] *
+                    avgpool_inv_count<R>(g, include_pad, ilo, ihi, jlo, jhi);
         for (Index i = ilo; i < ihi; ++i)
           for (Index j = jlo; j < jhi; ++j) xc[(y0 + i) * g.W + x0 + j] += s;
       }
@@ -257,30 +267,40 @@ void maxpool_argmax_row(const Window2d& g, const T* x, std::int32_t* idx) {
 
 }  // namespace detail
 
-/// Average pooling (count_include_pad semantics). Input spatial size from bind() (Sequential).
+/// Average pooling (count_include_pad true by default, as PyTorch). Input size from bind().
 template <class T>
 class AvgPool2d : public detail::Pool2dBase {
  public:
   using Scalar = T;
 
-  explicit AvgPool2d(Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = 0)
-      : Pool2dBase("AvgPool2d", kernel, stride, padding) {}
+  /// count_include_pad as torch.nn.AvgPool2d: true divides every window by kh·kw (padding
+  /// counted), false by the number of taps inside the image.
+  explicit AvgPool2d(Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                     bool count_include_pad = true)
+      : Pool2dBase("AvgPool2d", kernel, stride, padding), include_pad_(count_include_pad) {}
+
+  bool count_include_pad() const { return include_pad_; }
+  std::string name() const {
+    return include_pad_ ? Pool2dBase::name()
+                        : Pool2dBase::name().insert(Pool2dBase::name().size() - 1,
+                                                    ", count_include_pad=false");
+  }
 
   void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
 
-  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* /*p*/, const auto& X, auto&& Y) const {
     check_bound("forward");
     check_dirs("forward", X.rows(), X.cols(), g_.in_size(), 1, "input X");
     apply(X, Y);
   }
-  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
     check_bound("jvp");
     check_dirs("jvp", Uin.rows(), Uin.cols(), g_.in_size(), X.rows(), "tangents");
     apply(Uin, Uout);
   }
-  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
     check_bound("vjp");
     check_dirs("vjp", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
     const Index R = Vout.rows();
@@ -289,34 +309,36 @@ class AvgPool2d : public detail::Pool2dBase {
     detail::for_samples<T>(R, double(R) * double(g_.in_size()), [&](Index r) {
       if constexpr (simd_scalar_v<T>)
         if (fast) return detail::avgpool2x2_backward_row(g_, Vout.row(r).data(), Vin.row(r).data());
-      detail::avgpool_backward_row(g_, Vout.row(r).data(), Vin.row(r).data());
+      detail::avgpool_backward_row(g_, Vout.row(r).data(), Vin.row(r).data(), include_pad_);
     });
   }
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* /*g*/) const {
     check_bound("param_grad");
     check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
   }
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& Ein, const Matrix<T>& Dout, T* /*g*/, Matrix<T>& Xbar) const {
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& Ein, const auto& Dout, T* /*g*/, auto&& Xbar) const {
     check_bound("second_order");
     check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
     check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
-    prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), name());
+    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
+      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
   }
 
  private:
-  bool simple() const {
+  bool simple() const {  // no padding: both divisors are kh·kw
     return g_.kh == 2 && g_.kw == 2 && g_.sh == 2 && g_.sw == 2 && g_.ph == 0 && g_.pw == 0;
   }
-  void apply(const Matrix<T>& In, Matrix<T>& Out) const {
+  bool include_pad_ = true;
+  void apply(const auto& In, auto&& Out) const {
     const Index R = In.rows();
     Out.resize(R, out_size());
     const bool fast = simple();
     detail::for_samples<T>(R, double(R) * double(g_.in_size()), [&](Index r) {
       if constexpr (simd_scalar_v<T>)
         if (fast) return detail::avgpool2x2_forward_row(g_, In.row(r).data(), Out.row(r).data());
-      detail::avgpool_forward_row(g_, In.row(r).data(), Out.row(r).data());
+      detail::avgpool_forward_row(g_, In.row(r).data(), Out.row(r).data(), include_pad_);
     });
   }
 };
@@ -332,7 +354,7 @@ class MaxPool2d : public detail::Pool2dBase {
 
   void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
 
-  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* /*p*/, const auto& X, auto&& Y) const {
     check_bound("forward");
     check_dirs("forward", X.rows(), X.cols(), g_.in_size(), 1, "input X");
     const Index B = X.rows(), n = out_size();
@@ -345,10 +367,10 @@ class MaxPool2d : public detail::Pool2dBase {
       for (Index o = 0; o < n; ++o) y[o] = x[idx[o]];
     });
   }
-  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
     check_bound("jvp");
-    check_cols(X, g_.in_size(), where("jvp").c_str(), name(), "input X");
+    if (X.cols() != g_.in_size()) check_cols(X, g_.in_size(), where("jvp").c_str(), *this, "input X");
     const Index K = check_dirs("jvp", Uin.rows(), Uin.cols(), g_.in_size(), X.rows(), "tangents");
     const Index B = X.rows(), n = out_size();
     Uout.resize(Uin.rows(), n);
@@ -362,10 +384,10 @@ class MaxPool2d : public detail::Pool2dBase {
       }
     });
   }
-  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
     check_bound("vjp");
-    check_cols(X, g_.in_size(), where("vjp").c_str(), name(), "input X");
+    if (X.cols() != g_.in_size()) check_cols(X, g_.in_size(), where("vjp").c_str(), *this, "input X");
     const Index K = check_dirs("vjp", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
     const Index B = X.rows(), n = out_size(), D = g_.in_size();
     Vin.resize(Vout.rows(), D);
@@ -380,18 +402,19 @@ class MaxPool2d : public detail::Pool2dBase {
       }
     });
   }
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* /*g*/) const {
     check_bound("param_grad");
     check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
   }
   /// A is locally constant (a.e.): Q has no x- or θ-derivative.
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& Ein, const Matrix<T>& Dout, T* /*g*/, Matrix<T>& Xbar) const {
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& Ein, const auto& Dout, T* /*g*/, auto&& Xbar) const {
     check_bound("second_order");
     check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
     check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
-    prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), name());
+    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
+      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
   }
 };
 

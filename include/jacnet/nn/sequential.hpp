@@ -25,6 +25,7 @@
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/execution.hpp"
 #include "jacnet/nn/layer.hpp"
 
 namespace jacnet::nn {
@@ -160,14 +161,22 @@ requires(sizeof...(Ls) >= 1) class Sequential {
   InitScheme init_scheme(std::size_t l) const { return schemes_.at(l); }
 
   // ---- forward --------------------------------------------------------------------------------
+  /// True when every layer's rules take row views (nn::ViewRules): the passes then split the
+  /// batch into shards (nn/execution.hpp); otherwise each pass runs as one shard.
+  static constexpr bool row_views = (ViewRules<Ls> && ...);
+
+  /// The shards a pass over B samples uses (make_shards(B), or one shard without row views).
+  Shards shards(Index B) const { return row_views ? make_shards(B) : Shards{B, 1}; }
+
   /// trace.acts[0] = X (no copy when X is trace.acts[0] itself), acts[l+1] = f_l(acts[l]).
+  /// One pass over the shards of the batch (nn/execution.hpp).
   void forward(const Matrix<T_>& X, Trace<T_>& trace) const {
     check_input(X, "nn::Sequential::forward");
-    trace.acts.resize(num_layers + 1);
-    if (&X != &trace.acts[0]) trace.acts[0] = X;
-    for_each_layer([&](auto I, const auto& layer) {
-      layer.forward(block(I), trace.acts[I], trace.acts[I + 1]);
-    });
+    prepare_trace(X, trace);
+    const Shards sh = shards(X.rows());
+    run_shards(
+        sh.count, [&](Index s) { forward_rows(X, trace, sh.begin(s), sh.end(s)); },
+        pass_work(X.rows(), 1));
   }
   /// Convenience: the outputs (allocates a trace).
   Matrix<T_> forward(const Matrix<T_>& X) const {
@@ -175,6 +184,59 @@ requires(sizeof...(Ls) >= 1) class Sequential {
     forward(X, t);
     return std::move(t.acts.back());
   }
+
+  /// Sizes trace.acts for the batch of X (acts[l]: B x size(l); no allocation when B repeats).
+  void prepare_trace(const Matrix<T_>& X, Trace<T_>& trace) const {
+    trace.acts.resize(num_layers + 1);
+    for (std::size_t l = 0; l <= num_layers; ++l)
+      if (l > 0 || &X != &trace.acts[0]) trace.acts[l].resize(X.rows(), shapes_[l].size());
+  }
+  /// Forward of samples [b0, b1) into a trace sized by prepare_trace: rows of acts[0] from X
+  /// (unless X is acts[0]), then every layer on those rows (row views, or the whole matrices
+  /// when the net has no row views; then [b0, b1) must be the whole batch).
+  void forward_rows(const Matrix<T_>& X, Trace<T_>& trace, Index b0, Index b1) const {
+    if (&X != &trace.acts[0]) rows(trace.acts[0], b0, b1) = rows(X, b0, b1);
+    for_each_layer([&](auto I, const auto& layer) {
+      layer.forward(block(I), rows(std::as_const(trace.acts[I]), b0, b1),
+                    rows(trace.acts[I + 1], b0, b1));
+    });
+  }
+
+  /// Rows [r0, r1) of a batch matrix as the layers of this net take them: a row view, or the
+  /// matrix itself for nets without row views (one shard: the whole matrix).
+  template <class M>
+  static decltype(auto) rows(M& m, Index r0, Index r1) {
+    if constexpr (row_views)
+      return row_block(m, r0, r1);
+    else
+      return (m);
+  }
+  /// Runs shard(s) for s < n (and then reduce(c) for c < nreduce) as one pass: nn::run_pass for
+  /// nets with row views; on the calling thread, without a SerialScope, otherwise (one shard,
+  /// the layers' own loops may use threads as before).
+  /// `work`: the pass's multiply-adds (pass_work), deciding whether threads are worth waking.
+  template <class ShardBody, class ReduceBody>
+  static void run_shards(Index n, ShardBody&& shard, Index nreduce, ReduceBody&& reduce,
+                         double work) {
+    if constexpr (row_views) {
+      run_pass(n, shard, nreduce, reduce, work);
+    } else {
+      for (Index s = 0; s < n; ++s) shard(s);
+      for (Index c = 0; c < nreduce; ++c) reduce(c);
+    }
+  }
+  template <class ShardBody>
+  static void run_shards(Index n, ShardBody&& shard, double work) {
+    run_shards(n, shard, 0, [](Index) {}, work);
+  }
+
+  /// Multiply-adds of one sample through the net once (Σ over layers of their `macs(in)` hook,
+  /// else the layer's parameter count plus its output size): with pass_work, what decides
+  /// whether a pass is worth more than one thread.
+  double macs_per_sample() const { return macs_; }
+  /// Estimated multiply-adds of a pass over B samples carrying `rows` rows per sample through
+  /// the net (forward = 1, a seeded backward with M seeds = M, ...).
+  double pass_work(Index B, double rows) const { return double(B) * rows * macs_; }
 
   /// Pointer to layer I's parameter block (const).
   const T_* block(std::size_t I) const { return params_.data() + offsets_[I]; }
@@ -219,6 +281,10 @@ requires(sizeof...(Ls) >= 1) class Sequential {
                  ": param_info sizes add to ", sum, " but num_params() is ", n);
     off += n;
     offsets_[I + 1] = off;
+    if constexpr (requires { layer.macs(in); })
+      macs_ += double(layer.macs(in));
+    else
+      macs_ += double(n) + double(shapes_[I + 1].size());
   }
 
   void compute_schemes() {
@@ -273,6 +339,7 @@ requires(sizeof...(Ls) >= 1) class Sequential {
   std::array<Index, num_layers + 1> offsets_{};
   std::array<InitScheme, num_layers> schemes_{};
   Vector<T_> params_;
+  double macs_ = 0;
 };
 
 }  // namespace jacnet::nn
