@@ -1,6 +1,7 @@
 // Tests of nn::AvgPool2d and nn::MaxPool2d: every rule vs finite differences, the Dual AD core and
 // the generic path (strides, padding, non-square windows, K > 1); hand-computed values (padding
-// counted in the average, ties → first tap, padding never wins the max); the 2x2 fast path equals
+// counted in the average, or not with count_include_pad=false against PyTorch's formula; ties →
+// first tap, padding never wins the max); the 2x2 fast path equals
 // the general loop bitwise; thread-count independence; shape errors.
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -44,6 +45,76 @@ TEST_CASE("AvgPool2d rules match finite differences and scalar AD", "[nn][pool]"
   one.K = 1;
   one.B = 4;
   check_layer(pool_maker<nn::AvgPool2d>(2, 1), Shape{2, 3, 3}, one);
+}
+
+namespace {
+auto avg_exclude_pad(Size2 k, std::optional<Size2> s, Size2 p) {
+  return [=](auto tag) { return nn::AvgPool2d<typename decltype(tag)::type>(k, s, p, false); };
+}
+}  // namespace
+
+TEST_CASE("AvgPool2d count_include_pad=false: rules match finite differences and scalar AD",
+          "[nn][pool]") {
+  check_layer(avg_exclude_pad(3, 2, 1), Shape{2, 5, 6});
+  check_layer(avg_exclude_pad({2, 3}, Size2{1, 2}, Size2{1, 1}), Shape{3, 4, 5});
+  check_layer(avg_exclude_pad(3, 1, 1), Shape{1, 4, 4});  // every border window is partial
+  LayerCheckOptions one;
+  one.K = 1;
+  one.B = 4;
+  check_layer(avg_exclude_pad(2, 2, 1), Shape{2, 3, 3}, one);
+}
+
+// torch.nn.AvgPool2d(count_include_pad=False): each output is the mean of the window's taps that
+// lie inside the (unpadded) image — the formula by brute force over the padded window.
+TEST_CASE("AvgPool2d count_include_pad=false matches PyTorch's formula", "[nn][pool]") {
+  struct Case {
+    Shape in;
+    Size2 k, s, p;
+  };
+  for (const Case& c : {Case{Shape{2, 5, 6}, 3, 2, 1}, Case{Shape{1, 4, 4}, 3, 1, 1},
+                        Case{Shape{3, 4, 5}, {2, 3}, Size2{1, 2}, Size2{1, 1}},
+                        Case{Shape{1, 6, 6}, 2, 2, 0}}) {
+    nn::AvgPool2d<double> ex(c.k, c.s, c.p, false), in(c.k, c.s, c.p);
+    ex.bind(c.in);
+    in.bind(c.in);
+    const nn::Window2d& g = ex.window();
+    std::mt19937_64 rng(5);
+    const Mat X = random_matrix(2, c.in.size(), rng);
+    Mat Y, Yin;
+    ex.forward(nullptr, X, Y);
+    in.forward(nullptr, X, Yin);
+    INFO(ex.name() << " on " << c.in);
+    for (Index b = 0; b < 2; ++b)
+      for (Index ch = 0; ch < g.C; ++ch)
+        for (Index oy = 0; oy < g.OH; ++oy)
+          for (Index ox = 0; ox < g.OW; ++ox) {
+            double sum = 0;
+            Index count = 0;
+            for (Index i = 0; i < g.kh; ++i)
+              for (Index j = 0; j < g.kw; ++j) {
+                const Index y = oy * g.sh - g.ph + i, x = ox * g.sw - g.pw + j;
+                if (y < 0 || y >= g.H || x < 0 || x >= g.W) continue;
+                sum += X(b, (ch * g.H + y) * g.W + x);
+                ++count;
+              }
+            const Index o = (ch * g.OH + oy) * g.OW + ox;
+            CHECK(Y(b, o) == Approx(sum / double(count)).epsilon(1e-14).margin(1e-15));
+            CHECK(Yin(b, o) == Approx(sum / double(g.kh * g.kw)).epsilon(1e-14).margin(1e-15));
+          }
+    if (c.p == Size2(0)) CHECK(Y == Yin);  // without padding the two divisors agree
+  }
+  // the 3x3 example of the next test: corner window holds 1 tap, edge 2, interior 4
+  nn::AvgPool2d<double> avg(2, 2, 1, false);
+  avg.bind(Shape{1, 3, 3});
+  Matrix<double> X(1, 9), Y;
+  X << -1, -2, -3, -4, -5, -6, -7, -8, -9;
+  avg.forward(nullptr, X, Y);
+  CHECK(Y(0, 0) == -1.0);
+  CHECK(Y(0, 1) == Approx((-2 - 3) / 2.0));
+  CHECK(Y(0, 3) == Approx((-5 - 6 - 8 - 9) / 4.0));
+  CHECK(avg.name() == "AvgPool2d(k2, s2, p1, count_include_pad=false)");
+  CHECK_FALSE(avg.count_include_pad());
+  CHECK(nn::AvgPool2d<double>(2).count_include_pad());
 }
 
 TEST_CASE("MaxPool2d rules match finite differences and scalar AD", "[nn][pool]") {
@@ -119,6 +190,7 @@ TEST_CASE("AvgPool2d 2x2 fast path equals the general loops bitwise", "[nn][pool
 TEST_CASE("Pooling results do not depend on the thread count", "[nn][pool][threads]") {
   check_thread_independence(pool_maker<nn::AvgPool2d>(2), Shape{6, 28, 28}, 40, 3);
   check_thread_independence(pool_maker<nn::AvgPool2d>(3, 2, 1), Shape{4, 13, 13}, 40, 3);
+  check_thread_independence(avg_exclude_pad(3, 2, 1), Shape{4, 13, 13}, 40, 3);
   check_thread_independence(pool_maker<nn::MaxPool2d>(2), Shape{6, 28, 28}, 40, 3);
   check_thread_independence(pool_maker<nn::MaxPool2d>(3, 2, 1), Shape{4, 13, 13}, 40, 3);
 }
