@@ -92,10 +92,11 @@ class Pool2dBase {
   /// Checks In (in_cols columns, a multiple of B rows); returns K.
   Index check_dirs(const char* rule, Index rows, Index cols, Index want, Index B,
                    const char* what) const {
-    const std::string w = where(rule);
-    JACNET_CHECK(cols == want, ShapeError, w.c_str(), name(), ": ", what, " has ", cols,
+    // (the message strings are built only on an error: the checks of a rule do not allocate)
+    JACNET_CHECK(cols == want, ShapeError, where(rule).c_str(), name(), ": ", what, " has ", cols,
                  " columns, expected ", want);
-    return directions(rows, B, w.c_str(), name());
+    if (B > 0 && rows % B == 0) return rows / B;
+    return directions(rows, B, where(rule).c_str(), *this);
   }
 
   const char* kind_;
@@ -287,19 +288,19 @@ class AvgPool2d : public detail::Pool2dBase {
 
   void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
 
-  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* /*p*/, const auto& X, auto&& Y) const {
     check_bound("forward");
     check_dirs("forward", X.rows(), X.cols(), g_.in_size(), 1, "input X");
     apply(X, Y);
   }
-  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
     check_bound("jvp");
     check_dirs("jvp", Uin.rows(), Uin.cols(), g_.in_size(), X.rows(), "tangents");
     apply(Uin, Uout);
   }
-  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
     check_bound("vjp");
     check_dirs("vjp", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
     const Index R = Vout.rows();
@@ -311,17 +312,18 @@ class AvgPool2d : public detail::Pool2dBase {
       detail::avgpool_backward_row(g_, Vout.row(r).data(), Vin.row(r).data(), include_pad_);
     });
   }
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* /*g*/) const {
     check_bound("param_grad");
     check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
   }
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& Ein, const Matrix<T>& Dout, T* /*g*/, Matrix<T>& Xbar) const {
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& Ein, const auto& Dout, T* /*g*/, auto&& Xbar) const {
     check_bound("second_order");
     check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
     check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
-    prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), name());
+    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
+      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
   }
 
  private:
@@ -329,7 +331,7 @@ class AvgPool2d : public detail::Pool2dBase {
     return g_.kh == 2 && g_.kw == 2 && g_.sh == 2 && g_.sw == 2 && g_.ph == 0 && g_.pw == 0;
   }
   bool include_pad_ = true;
-  void apply(const Matrix<T>& In, Matrix<T>& Out) const {
+  void apply(const auto& In, auto&& Out) const {
     const Index R = In.rows();
     Out.resize(R, out_size());
     const bool fast = simple();
@@ -352,7 +354,7 @@ class MaxPool2d : public detail::Pool2dBase {
 
   void init(T* /*p*/, std::mt19937_64& /*rng*/) const {}
 
-  void forward(const T* /*p*/, const Matrix<T>& X, Matrix<T>& Y) const {
+  void forward(const T* /*p*/, const auto& X, auto&& Y) const {
     check_bound("forward");
     check_dirs("forward", X.rows(), X.cols(), g_.in_size(), 1, "input X");
     const Index B = X.rows(), n = out_size();
@@ -365,10 +367,10 @@ class MaxPool2d : public detail::Pool2dBase {
       for (Index o = 0; o < n; ++o) y[o] = x[idx[o]];
     });
   }
-  void jvp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Uin,
-           Matrix<T>& Uout) const {
+  void jvp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Uin,
+           auto&& Uout) const {
     check_bound("jvp");
-    check_cols(X, g_.in_size(), where("jvp").c_str(), name(), "input X");
+    if (X.cols() != g_.in_size()) check_cols(X, g_.in_size(), where("jvp").c_str(), *this, "input X");
     const Index K = check_dirs("jvp", Uin.rows(), Uin.cols(), g_.in_size(), X.rows(), "tangents");
     const Index B = X.rows(), n = out_size();
     Uout.resize(Uin.rows(), n);
@@ -382,10 +384,10 @@ class MaxPool2d : public detail::Pool2dBase {
       }
     });
   }
-  void vjp(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
-           Matrix<T>& Vin) const {
+  void vjp(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
+           auto&& Vin) const {
     check_bound("vjp");
-    check_cols(X, g_.in_size(), where("vjp").c_str(), name(), "input X");
+    if (X.cols() != g_.in_size()) check_cols(X, g_.in_size(), where("vjp").c_str(), *this, "input X");
     const Index K = check_dirs("vjp", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
     const Index B = X.rows(), n = out_size(), D = g_.in_size();
     Vin.resize(Vout.rows(), D);
@@ -400,18 +402,19 @@ class MaxPool2d : public detail::Pool2dBase {
       }
     });
   }
-  void param_grad(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/, const Matrix<T>& Vout,
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
                   T* /*g*/) const {
     check_bound("param_grad");
     check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
   }
   /// A is locally constant (a.e.): Q has no x- or θ-derivative.
-  void second_order(const T* /*p*/, const Matrix<T>& X, const Matrix<T>& /*Y*/,
-                    const Matrix<T>& Ein, const Matrix<T>& Dout, T* /*g*/, Matrix<T>& Xbar) const {
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
+                    const auto& Ein, const auto& Dout, T* /*g*/, auto&& Xbar) const {
     check_bound("second_order");
     check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
     check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
-    prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), name());
+    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
+      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
   }
 };
 
