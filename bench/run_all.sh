@@ -2,7 +2,7 @@
 # The one benchmark table: jacnet, libtorch C++ and PyTorch measured in the same run; builds nothing.
 #
 # usage: bench/run_all.sh [-o DIR] [--threads N] [--load] [--quick] [--repetitions R]
-#                         [--min-time S] [--doc FILE] [BENCH_DIR]
+#                         [--min-time S] [--timeout S] [--doc FILE] [BENCH_DIR]
 #   BENCH_DIR        where bench_mlp, bench_lenet, bench_losses (and bench_compare_libtorch, built
 #                    when CMake found libtorch) are (default: ./build/bench)
 #   -o DIR           results directory (default: bench-results/<date>-<time>)
@@ -12,6 +12,8 @@
 #                    stops by itself after 1200 s and is stopped at the end of this script)
 #   --repetitions R  repetitions of every measurement (default 5; --quick: 3)
 #   --min-time S     seconds of calls per repetition (default 0.2; --quick: 0.05)
+#   --timeout S      stop a program that runs longer than S seconds (default 300); its cells then
+#                    read "timed out"
 #   --doc FILE       also put the table into FILE between "<!-- run_all.sh table -->" and
 #                    "<!-- end run_all.sh table -->" (docs/benchmarks.md)
 #
@@ -31,6 +33,7 @@ reps=5
 min_time=0.2
 bench_dir=""
 doc=""
+limit=300
 command_line="bench/run_all.sh $*"
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -49,6 +52,9 @@ while (($#)); do
     --min-time) [[ $# -ge 2 && "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
                   { echo "run_all.sh: --min-time needs a number of seconds" >&2; exit 2; }
                 min_time="$2"; shift 2 ;;
+    --timeout) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] ||
+                 { echo "run_all.sh: --timeout needs a positive whole number of seconds" >&2; exit 2; }
+               limit="$2"; shift 2 ;;
     --doc) [[ $# -ge 2 && -f "$2" ]] || { echo "run_all.sh: --doc needs an existing file" >&2; exit 2; }
            doc="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -111,7 +117,8 @@ fi
 echo "load average at start: $(loadavg)" >>"$info"
 
 status=0
-# run NAME OUTFILE ENV... -- CMD...: run one program, stdout to OUTFILE, stderr to OUTFILE's .log.
+# run NAME OUTFILE ENV... -- CMD...: run one program (at most $limit s), stdout to OUTFILE, stderr
+# to OUTFILE's .log. Exit status 124 when it was stopped.
 run() {
   local name="$1" outfile="$2"; shift 2
   local envs=()
@@ -120,7 +127,7 @@ run() {
   echo "command ($name): ${envs[*]} $* > $outfile" >>"$info"
   echo "run_all.sh: $name" >&2
   local start=$SECONDS
-  env "${envs[@]}" "$@" >"$outfile" 2>"${outfile%.json}.log"
+  timeout -k 10 "$limit" env "${envs[@]}" "$@" >"$outfile" 2>"${outfile%.json}.log"
   local rc=$?
   echo "  exit $rc after $((SECONDS - start)) s; load average now $(loadavg)" >>"$info"
   return $rc
@@ -137,27 +144,34 @@ declare -A filter=(
 )
 jacnet_counts=("$threads")
 ((threads > 1)) && jacnet_counts+=(1)
-missing=0
 for n in "${jacnet_counts[@]}"; do
   mkdir -p "$out/jacnet_t$n"
   for b in bench_mlp bench_lenet bench_losses; do
     exe="$bench_dir/$b"
     if [[ ! -x "$exe" ]]; then
-      echo "run_all.sh: $exe not built; its rows show n/a" >&2
-      missing=1
+      echo "run_all.sh: $exe not built" >&2
+      echo "jacnet_t$n:$b=not built" >>"$status_file"
       continue
     fi
     run "$b, $n threads" "$out/jacnet_t$n/$b.json" "OMP_NUM_THREADS=$n" -- \
-        "$exe" "${gb_args[@]}" "--benchmark_filter=${filter[$b]}" || status=1
+        "$exe" "${gb_args[@]}" "--benchmark_filter=${filter[$b]}"
+    case $? in
+      0) ;;
+      124) status=1; echo "jacnet_t$n:$b=timed out after $limit s" >>"$status_file" ;;
+      *) status=1; echo "jacnet_t$n:$b=failed (exit status, see jacnet_t$n/$b.log)" >>"$status_file" ;;
+    esac
   done
 done
-((missing)) && echo "jacnet=not built" >>"$status_file"
 
 # ---- libtorch C++ ---------------------------------------------------------------------------------
 if [[ -x "$bench_dir/bench_compare_libtorch" ]]; then
   run "libtorch C++" "$out/libtorch.json" "OMP_NUM_THREADS=$threads" -- \
-      "$bench_dir/bench_compare_libtorch" "${gb_args[@]}" ||
-    { status=1; echo "libtorch=failed (exit status, see libtorch.log)" >>"$status_file"; }
+      "$bench_dir/bench_compare_libtorch" "${gb_args[@]}"
+  case $? in
+    0) ;;
+    124) status=1; echo "libtorch=timed out after $limit s" >>"$status_file" ;;
+    *) status=1; echo "libtorch=failed (exit status, see libtorch.log)" >>"$status_file" ;;
+  esac
   echo "libtorch: $(sed -n 's/.*"peer": "libtorch \(.*\)",*/\1/p' "$out/libtorch.json" | head -1)" >>"$info"
 elif dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q "install ok installed"; then
   echo "libtorch=not built (libtorch-dev is installed: re-run cmake on the build)" >>"$status_file"
@@ -169,8 +183,12 @@ fi
 if command -v python3 >/dev/null; then
   run "PyTorch" "$out/pytorch.txt" "OMP_NUM_THREADS=$threads" -- \
       python3 "$script_dir/compare_pytorch.py" --no-jacnet --json "$out/pytorch.json" \
-      --threads "$threads" --repetitions "$reps" --min-time "$min_time" ||
-    { status=1; echo "pytorch=failed (exit status, see pytorch.log)" >>"$status_file"; }
+      --threads "$threads" --repetitions "$reps" --min-time "$min_time"
+  case $? in
+    0) ;;
+    124) status=1; echo "pytorch=timed out after $limit s" >>"$status_file" ;;
+    *) status=1; echo "pytorch=failed (exit status, see pytorch.log)" >>"$status_file" ;;
+  esac
 else
   echo "pytorch=not installed (no python3)" >>"$status_file"
 fi
