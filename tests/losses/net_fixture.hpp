@@ -1,12 +1,14 @@
 #pragma once
 // Test helper: small double nets, batches, and checks of a loss's parameter (and input) gradient
-// from value_and_grad against central finite differences of the loss value.
+// from value_and_grad against central finite differences of the loss value (through the public
+// checker jacnet::check::check_loss).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "jacnet/check/loss.hpp"
 #include "jacnet/losses/loss.hpp"
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/conv2d.hpp"
@@ -70,8 +72,10 @@ inline std::vector<int> random_labels(Index B, Index C, std::uint64_t seed) {
 
 /// Central differences of the loss value w.r.t. every parameter (and every input entry when
 /// `inputs`, with the teacher's quantities held fixed), each evaluation from the same random
-/// state (`seed`), against value_and_grad.
-/// Returns the analytic gradient.
+/// state (`seed`), against value_and_grad — by the public checker jacnet::check::check_loss with
+/// |FD − analytic| ≤ tol · max(1e-3, max |analytic|) per quantity (atol = tol, rtol = 0,
+/// scale_atol). Also checks that value() and value_and_grad agree (and, with a teacher net, that
+/// the teacher recorded at X gives the same value). Returns the analytic gradient.
 template <class L, class Net, class Teacher>
 Vector<double> check_gradients(const L& loss, Net& net, Matrix<double>& X,
                                const std::vector<int>& labels, const Teacher* teacher,
@@ -84,82 +88,37 @@ Vector<double> check_gradients(const L& loss, Net& net, Matrix<double>& X,
       return Batch<double, Teacher>(X, labels, *teacher);
   };
   Workspace<double> ws(seed);
-  ws.input_gradient = inputs;
-  std::unique_ptr<TeacherData<double>> recorded;
   const auto& r = loss.value_and_grad(net, batch(), ws);
   const double v0 = r.value;
   const Vector<double> grad = r.grad;
-  const Matrix<double> xgrad = r.input_grad;
   REQUIRE(grad.size() == net.num_params());
   ws.reseed(seed);
   CHECK(loss.value(net, batch(), ws) == Approx(v0).epsilon(1e-13));
-  auto fd = [&](double& x) {
-    const double x0 = x;
-    x = x0 + h;
-    ws.reseed(seed);
-    const double vp = loss.value(net, batch(), ws);
-    x = x0 - h;
-    ws.reseed(seed);
-    const double vm = loss.value(net, batch(), ws);
-    x = x0;
-    return (vp - vm) / (2 * h);
-  };
-  const double gscale = std::max(1e-3, grad.cwiseAbs().maxCoeff());
-  int bad = 0;
-  for (Index i = 0; i < net.num_params(); ++i) {
-    const double f = fd(net.params()(i));
-    if (std::abs(f - grad(i)) > tol * gscale) {
-      if (++bad <= 5) {
-        INFO("parameter " << i << ": analytic " << grad(i) << ", central difference " << f);
-        CHECK(std::abs(f - grad(i)) <= tol * gscale);
-      }
-    }
-  }
-  CHECK(bad == 0);
   if constexpr (L::needs.teacher_net) {
     // The teacher is evaluated at other (noisy) inputs: it cannot be recorded at X.
     REQUIRE_FALSE((inputs && !std::is_same_v<Teacher, NoTeacher>));
-  } else if (inputs) {
-    // dL/dX holds the teacher's quantities fixed (they are computed without gradient): check it
-    // with the teacher recorded at X (TeacherData), or directly when there is no teacher.
-    REQUIRE(xgrad.rows() == X.rows());
-    REQUIRE(xgrad.cols() == X.cols());
-    auto xvalue = [&]() -> double {
-      if constexpr (std::is_same_v<Teacher, NoTeacher>) {
-        return loss.value(net, Batch<double>(X, labels), ws);
-      } else {
-        return loss.value(net, Batch<double, TeacherData<double>>(X, labels, *recorded), ws);
-      }
-    };
-    if constexpr (!std::is_same_v<Teacher, NoTeacher>) {
+  } else if constexpr (!std::is_same_v<Teacher, NoTeacher>) {
+    if (inputs) {
       std::vector<Index> all;
       for (Index l = 0; l <= Index(Teacher::num_layers); ++l) all.push_back(l);
-      recorded = std::make_unique<TeacherData<double>>(
-          TeacherData<double>::record(*teacher, X, L::needs.teacher_jacobian, all));
-    }
-    ws.reseed(seed);
-    CHECK(xvalue() == Approx(v0).epsilon(1e-12));
-    const double xscale = std::max(1e-3, xgrad.cwiseAbs().maxCoeff());
-    int xbad = 0;
-    for (Index i = 0; i < X.size(); ++i) {
-      double& x = X.data()[i];
-      const double x0 = x;
-      x = x0 + h;
+      const auto recorded =
+          TeacherData<double>::record(*teacher, X, L::needs.teacher_jacobian, all);
       ws.reseed(seed);
-      const double vp = xvalue();
-      x = x0 - h;
-      ws.reseed(seed);
-      const double vm = xvalue();
-      x = x0;
-      const double f = (vp - vm) / (2 * h);
-      if (std::abs(f - xgrad.data()[i]) > tol * xscale && ++xbad <= 5) {
-        INFO("input entry " << i << ": analytic " << xgrad.data()[i] << ", central difference "
-                            << f);
-        CHECK(std::abs(f - xgrad.data()[i]) <= tol * xscale);
-      }
+      CHECK(loss.value(net, Batch<double, TeacherData<double>>(X, labels, recorded), ws) ==
+            Approx(v0).epsilon(1e-12));
     }
-    CHECK(xbad == 0);
   }
+  check::LossOptions o;
+  o.inputs = inputs;
+  o.loss_seed = seed;
+  o.eps = h;
+  o.atol = tol;
+  o.rtol = 0;
+  o.scale_atol = true;
+  const check::Report report = check::check_loss(loss, net, X, labels, teacher, o);
+  INFO(report);
+  CHECK(report.ok());
+  if (inputs) CHECK(report.find("dL/dX") != nullptr);
   return grad;
 }
 

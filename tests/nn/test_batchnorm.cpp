@@ -1,27 +1,24 @@
 // Tests of nn::BatchNorm (inference form) for {C}, {C, L} and {C, H, W} inputs: the formula by
-// hand; jvp/vjp/param_grad/second_order vs central finite differences and the Dual AD core on
-// the trainable parameters (γ, β); running statistics are non-trainable and their gradient
-// entries are never touched; the generic (AD-scalar) path equals the SIMD path; thread-count
-// independence; shape errors.
-//
-// (The generic tests/nn/support/layer_check.hpp compares every parameter's gradient with finite
-// differences, which would include μ and σ²; here the same three-way checks are restricted to
-// the trainable block.)
+// hand; jvp/vjp/param_grad/second_order vs central finite differences and the Dual AD core by the
+// shared layer checker (support/layer_check.hpp), whose trainable-parameter mask (from
+// param_info) restricts the parameter checks to (γ, β) and requires the running statistics'
+// gradient entries to stay untouched; β does not enter A and A does not depend on X; the generic
+// (AD-scalar) path equals the SIMD path; thread-count independence; shape errors.
 #include <catch2/catch.hpp>
 
 #include "jacnet/ad/dual.hpp"
+#include "jacnet/check/net.hpp"
+#include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/batchnorm.hpp"
+#include "jacnet/nn/dense.hpp"
+#include "jacnet/nn/sequential.hpp"
+#include "jacnet/nn/trainable.hpp"
 #include "support/layer_check.hpp"
 
 using namespace jacnet;
 using namespace jacnet::nn::testing;
 
 namespace {
-
-template <class S, int Dims>
-nn::BatchNorm<S, Dims> make_bn(Index C, double eps) {
-  return nn::BatchNorm<S, Dims>(C, eps);
-}
 
 // Random parameters: γ ∈ ±[0.5, 1.5], β, μ ∈ [−0.5, 0.5], σ² ∈ [0.2, 2].
 Vec bn_params(Index C, std::mt19937_64& rng) {
@@ -39,23 +36,17 @@ Vec bn_params(Index C, std::mt19937_64& rng) {
 template <int Dims>
 void check_batchnorm(const Shape& in, Index B, Index K) {
   const Index C = in[0], n = in.size(), inner = n / C;
-  const double eps = 1e-3, h = 1e-6, tol = 1e-7, ad_tol = 1e-11;
-  auto bn = make_bn<double, Dims>(C, eps);
+  const double eps = 1e-3;
+  nn::BatchNorm<double, Dims> bn(C, eps);
   INFO(bn.name() << " on " << in << ", B=" << B << " K=" << K);
   REQUIRE(bn.output_shape(in) == in);
-  std::mt19937_64 rng(31);
-  const Vec p = bn_params(C, rng);
-  const Mat X = random_matrix(B, n, rng), U = random_matrix(B * K, n, rng),
-            V = random_matrix(B * K, n, rng), E = random_matrix(B * K, n, rng),
-            D = random_matrix(B * K, n, rng);
-  auto fwd = [&](const Vec& th, const Mat& x) {
-    Mat y;
-    bn.forward(th.data(), x, y);
-    return y;
-  };
 
   // forward: the formula, element by element
-  const Mat Y = fwd(p, X);
+  std::mt19937_64 rng(31);
+  const Vec p = bn_params(C, rng);
+  const Mat X = random_matrix(B, n, rng);
+  Mat Y;
+  bn.forward(p.data(), X, Y);
   Mat Yref(B, n);
   for (Index b = 0; b < B; ++b)
     for (Index c = 0; c < C; ++c)
@@ -64,163 +55,31 @@ void check_batchnorm(const Shape& in, Index B, Index K) {
             p[c] * (X(b, c * inner + e) - p[2 * C + c]) / std::sqrt(p[3 * C + c] + eps) + p[C + c];
   JACNET_CHECK_CLOSE(Y, Yref, 1e-14, "forward vs γ(x−μ)/√(σ²+ε)+β");
 
-  // jvp vs FD
-  Mat Uout, Vin;
-  bn.jvp(p.data(), X, Y, U, Uout);
-  Mat fd(B * K, n);
-  for (Index k = 0; k < K; ++k) {
-    Mat Xp = X, Xm = X;
-    for (Index b = 0; b < B; ++b) {
-      Xp.row(b) += h * U.row(b * K + k);
-      Xm.row(b) -= h * U.row(b * K + k);
-    }
-    const Mat d = (fwd(p, Xp) - fwd(p, Xm)) / (2 * h);
-    for (Index b = 0; b < B; ++b) fd.row(b * K + k) = d.row(b);
-  }
-  JACNET_CHECK_CLOSE(Uout, fd, tol, "jvp vs finite differences");
-  // vjp: adjoint identity (A is diagonal, so the FD Jacobian-transpose product is the same check)
-  bn.vjp(p.data(), X, Y, V, Vin);
-  Mat lhs(B * K, 1), rhs(B * K, 1);
-  for (Index r = 0; r < B * K; ++r) {
-    lhs(r, 0) = V.row(r).dot(Uout.row(r));
-    rhs(r, 0) = Vin.row(r).dot(U.row(r));
-  }
-  JACNET_CHECK_CLOSE(lhs, rhs, 1e-12, "adjoint identity");
-  Mat fdv(B * K, n);
-  for (Index i = 0; i < n; ++i) {
-    Mat Xp = X, Xm = X;
-    Xp.col(i).array() += h;
-    Xm.col(i).array() -= h;
-    const Mat d = (fwd(p, Xp) - fwd(p, Xm)) / (2 * h);
-    for (Index r = 0; r < B * K; ++r) fdv(r, i) = V.row(r).dot(d.row(r / K));
-  }
-  JACNET_CHECK_CLOSE(Vin, fdv, tol, "vjp vs finite differences");
-
-  // param_grad: trainable block vs FD, running statistics untouched
-  const Vec g0 = random_vector(4 * C, rng);
-  Vec g = g0;
-  bn.param_grad(p.data(), X, Y, V, g.data());
-  auto obj = [&](const Vec& th) {
-    const Mat y = fwd(th, X);
-    double s = 0;
-    for (Index r = 0; r < B * K; ++r) s += V.row(r).dot(y.row(r / K));
-    return s;
+  // every rule three ways (FD, Dual, generic path) on (γ, β); μ, σ² untouched
+  LayerCheckOptions o;
+  o.B = B;
+  o.K = K;
+  o.tol = 1e-7;
+  o.ad_tol = 1e-11;
+  o.ad_rule_tol = 1e-10;
+  o.seed = 31;
+  o.adjust_params = [C](Vec& th) {
+    std::mt19937_64 g(32);
+    th = bn_params(C, g);
   };
-  const Vec fdg = fd_gradient(obj, p, h);
-  JACNET_CHECK_CLOSE(Mat((g - g0).head(2 * C)), Mat(fdg.head(2 * C)), tol,
-                     "param_grad (γ, β) vs finite differences");
-  CHECK(g.tail(2 * C) == g0.tail(2 * C));
-
-  // second_order: dQ/dγ vs FD of Q = Σ <D, jvp(E)>; β, μ, σ² and X̄ untouched
-  auto Q = [&](const Vec& th, const Mat& x) {
-    Mat y, u;
-    bn.forward(th.data(), x, y);
-    bn.jvp(th.data(), x, y, E, u);
-    return dot(D, u);
+  auto make = [C, eps](auto tag) {
+    return nn::BatchNorm<typename decltype(tag)::type, Dims>(C, eps);
   };
-  Vec g2 = g0;
+  check_layer(make, in, o);
+
+  // A = diag(γ/√(σ²+ε)): second_order adds nothing for β and nothing to X̄
+  const Mat E = random_matrix(B * K, n, rng), D = random_matrix(B * K, n, rng);
+  Vec g2 = Vec::Zero(4 * C);
   Mat Xbar;
   bn.second_order(p.data(), X, Y, E, D, g2.data(), Xbar);
-  const Vec fdq = fd_gradient([&](const Vec& th) { return Q(th, X); }, p, h);
-  JACNET_CHECK_CLOSE(Mat((g2 - g0).head(C)), Mat(fdq.head(C)), tol,
-                     "second_order dQ/dγ vs finite differences");
-  CHECK((g2 - g0).segment(C, C).isZero(0));  // β does not enter A
-  CHECK(g2.tail(2 * C) == g0.tail(2 * C));
+  CHECK(g2.segment(C, C).isZero(0));
   REQUIRE(Xbar.rows() == B);
   CHECK(Xbar.isZero(0));
-
-  // Dual<double, 1>: tangents of forward with X̄-tangent U_k and θ-tangent dθ on (γ, β) only
-  using D1 = Dual<double, 1>;
-  auto dl = make_bn<D1, Dims>(C, eps);
-  Vec dp = random_vector(4 * C, rng);
-  dp.tail(2 * C).setZero();
-  Matrix<D1> pd(1, 4 * C);
-  for (Index i = 0; i < 4 * C; ++i) {
-    pd(0, i) = D1(p[i]);
-    pd(0, i).set_d(0, dp[i]);
-  }
-  double lhs_ad = 0;
-  Mat tang(B * K, n);
-  for (Index k = 0; k < K; ++k) {
-    Matrix<D1> Xd(B, n), Yd;
-    for (Index b = 0; b < B; ++b)
-      for (Index i = 0; i < n; ++i) {
-        Xd(b, i) = D1(X(b, i));
-        Xd(b, i).set_d(0, U(b * K + k, i));
-      }
-    // tangent = A U_k + ∂y/∂θ dθ
-    dl.forward(pd.data(), Xd, Yd);
-    Matrix<D1> Xc(B, n), Yc;
-    for (Index b = 0; b < B; ++b)
-      for (Index i = 0; i < n; ++i) Xc(b, i) = D1(X(b, i));
-    dl.forward(pd.data(), Xc, Yc);  // θ tangent only
-    for (Index b = 0; b < B; ++b)
-      for (Index j = 0; j < n; ++j) {
-        tang(b * K + k, j) = Yd(b, j).d(0) - Yc(b, j).d(0);
-        lhs_ad += V(b * K + k, j) * Yc(b, j).d(0);
-      }
-  }
-  JACNET_CHECK_CLOSE(Uout, tang, ad_tol, "jvp rule vs Dual tangents of forward");
-  Mat l(1, 1), r(1, 1);
-  l(0, 0) = lhs_ad;
-  r(0, 0) = (g - g0).dot(dp);
-  JACNET_CHECK_CLOSE(l, r, 1e-10, "param_grad rule vs Dual parameter tangent");
-
-  // Nested Dual: inner tangent E_k, outer tangent dθ (γ, β only) and dX → Σ<D, ∂(A E)>
-  using D2 = Dual<D1, 1>;
-  auto dl2 = make_bn<D2, Dims>(C, eps);
-  const Mat dX = random_matrix(B, n, rng);
-  Matrix<D2> pd2(1, 4 * C);
-  for (Index i = 0; i < 4 * C; ++i) {
-    pd2(0, i) = D2(D1(p[i]));
-    pd2(0, i).set_d(0, D1(dp[i]));
-  }
-  double lhs2 = 0;
-  for (Index k = 0; k < K; ++k) {
-    Matrix<D2> Xd(B, n), Yd;
-    for (Index b = 0; b < B; ++b)
-      for (Index i = 0; i < n; ++i) {
-        D1 inner_t(X(b, i));
-        inner_t.set_d(0, E(b * K + k, i));
-        Xd(b, i) = D2(inner_t);
-        Xd(b, i).set_d(0, D1(dX(b, i)));
-      }
-    dl2.forward(pd2.data(), Xd, Yd);
-    for (Index b = 0; b < B; ++b)
-      for (Index j = 0; j < n; ++j) lhs2 += D(b * K + k, j) * Yd(b, j).d(0).d(0);
-  }
-  l(0, 0) = lhs2;
-  r(0, 0) = (g2 - g0).dot(dp) + dot(Xbar, dX);
-  JACNET_CHECK_CLOSE(l, r, 1e-10, "second_order rule vs nested Dual");
-
-  // Generic path (Dual scalars, zero tangents) reproduces the SIMD path
-  Matrix<D1> pc(1, 4 * C);
-  for (Index i = 0; i < 4 * C; ++i) pc(0, i) = D1(p[i]);
-  Matrix<D1> Xc(B, n), Uc(B * K, n), Vc(B * K, n), Ec(B * K, n), Dc(B * K, n);
-  for (Index i = 0; i < X.size(); ++i) Xc.data()[i] = D1(X.data()[i]);
-  for (Index i = 0; i < U.size(); ++i) {
-    Uc.data()[i] = D1(U.data()[i]);
-    Vc.data()[i] = D1(V.data()[i]);
-    Ec.data()[i] = D1(E.data()[i]);
-    Dc.data()[i] = D1(D.data()[i]);
-  }
-  Matrix<D1> Yg, Ug, Vg, Xbg;
-  dl.forward(pc.data(), Xc, Yg);
-  dl.jvp(pc.data(), Xc, Yg, Uc, Ug);
-  dl.vjp(pc.data(), Xc, Yg, Vc, Vg);
-  Matrix<D1> gg = Matrix<D1>::Zero(1, 4 * C), g2g = Matrix<D1>::Zero(1, 4 * C);
-  dl.param_grad(pc.data(), Xc, Yg, Vc, gg.data());
-  dl.second_order(pc.data(), Xc, Yg, Ec, Dc, g2g.data(), Xbg);
-  Mat gv(4 * C, 1), g2v(4 * C, 1);
-  for (Index i = 0; i < 4 * C; ++i) {
-    gv(i, 0) = gg(0, i).value();
-    g2v(i, 0) = g2g(0, i).value();
-  }
-  JACNET_CHECK_CLOSE(nn::testing::detail::values(Yg), Y, ad_tol, "generic forward");
-  JACNET_CHECK_CLOSE(nn::testing::detail::values(Ug), Uout, ad_tol, "generic jvp");
-  JACNET_CHECK_CLOSE(nn::testing::detail::values(Vg), Vin, ad_tol, "generic vjp");
-  JACNET_CHECK_CLOSE(gv, Mat(g - g0), ad_tol, "generic param_grad");
-  JACNET_CHECK_CLOSE(g2v, Mat(g2 - g0), ad_tol, "generic second_order");
 }
 
 }  // namespace
@@ -315,4 +174,48 @@ TEST_CASE("BatchNorm shape errors name the layer and both shapes", "[nn][batchno
   CHECK_THROWS_AS(bn.vjp(p.data(), X6, Y, V, Vin), ShapeError);  // 3 rows for 2 samples
   CHECK_THROWS_AS(nn::BatchNorm2d<double>(0), ValueError);
   CHECK_THROWS_AS(nn::BatchNorm2d<double>(3, -1.0), ValueError);
+}
+
+TEST_CASE("Parameter gradients without buffer slots (nn/trainable.hpp) and the net checker",
+          "[nn][batchnorm]") {
+  using Net = nn::Sequential<nn::Dense<double>, nn::BatchNorm1d<double>, nn::Tanh<double>,
+                             nn::Dense<double>>;
+  Net net(Shape{4}, nn::Dense<double>(4, 3), nn::BatchNorm1d<double>(3), nn::Tanh<double>(),
+          nn::Dense<double>(3, 2));
+  net.init(3);
+  std::mt19937_64 rng(8);
+  Vec p = net.param_vector();
+  p.segment(15, 12) = bn_params(3, rng);  // BatchNorm block: γ, β, μ, σ² at offset 4·3 + 3
+  net.set_params(p);
+  REQUIRE(net.num_params() == 15 + 12 + 8);
+  const Mat X = random_matrix(5, 4, rng), Ybar = random_matrix(5, 2, rng);
+  Vec g;
+  nn::param_gradient(net, X, Ybar, g);
+  // running statistics: zero slots in the full gradient, absent from the trainable view
+  CHECK(g.segment(21, 6).isZero(0));
+  const auto view = nn::trainable_view(net, g.data());
+  REQUIRE(view.size() == 6);
+  const char* names[] = {"0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"};
+  for (std::size_t i = 0; i < 6; ++i) CHECK(view[i].name == names[i]);
+  CHECK(nn::num_trainable(net) == 29);
+  const Vec packed = nn::gather_trainable(net, g);
+  REQUIRE(packed.size() == 29);
+  CHECK(packed.head(21) == g.head(21));
+  CHECK(packed.tail(8) == g.tail(8));
+  Vec back = Vec::Constant(net.num_params(), 7.0);
+  nn::scatter_trainable(net, packed, back);
+  CHECK(back.head(21) == g.head(21));
+  CHECK(back.segment(21, 6) == Vec::Constant(6, 7.0));  // buffer slots untouched
+  CHECK(back.tail(8) == g.tail(8));
+  CHECK_THROWS_AS(nn::gather_trainable(net, Vec(Vec::Zero(3))), ShapeError);
+  CHECK_THROWS_AS(nn::scatter_trainable(net, Vec(Vec::Zero(3)), back), ShapeError);
+  // the public net checker: modes end to end, non-trainable entries exactly 0
+  check::NetOptions o;
+  o.atol = 1e-7;
+  o.rtol = 1e-7;
+  const check::Report r = check::check_net(net, X, o);
+  INFO(r);
+  CHECK(r.ok());
+  CHECK(r.find("param_gradient is 0 for non-trainable entries") != nullptr);
+  CHECK(r.find("param_gradient")->checked == 29);
 }
