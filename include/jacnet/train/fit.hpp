@@ -24,7 +24,7 @@
 // Data-parallel (pass a communicator last: dist::Communicator over MPI, see docs/dist.md): every
 // rank holds the whole training set and runs the same global batch sequence; rank r takes the
 // shard dist::shard(B, r, P) of each global batch, the shard gradients (scaled by b_r/B), loss,
-// term values and accuracy counts are summed in ONE allreduce per step (dist::value_and_grad),
+// term values and accuracy counts are summed in ONE allreduce per step (dist::allreduce_result),
 // and every rank takes the same optimizer step. At the start fit checks that all ranks have the
 // same net, loss, optimizer type, options and training data (a hash compared across ranks; a
 // DistError names the ranks that differ) and broadcasts rank 0's parameters. History is the same
@@ -38,6 +38,8 @@
 //   // distillation: pass a teacher net, or losses::TeacherData recorded on the same X rows
 //   auto h2 = train::fit(student, losses::CrossEntropy{} + losses::OutputMatch{}, opt, sched, X, y,
 //                        teacher, {.epochs = 20});
+//   // data-parallel under mpirun: the communicator last
+//   auto h3 = train::fit(net, loss, opt, sched, X, y, opts, comm);   // dist::Communicator comm;
 #include <algorithm>
 #include <chrono>
 #include <cmath>
