@@ -13,6 +13,9 @@
 //                     counter x_fd = its time / ((N+1) plain evaluations), the cost of one-sided
 //                     finite differences (target ≤ 1).
 //   BM_plain_*        the plain evaluation itself.
+//   BM_recorded_gradient_*  gradient by replaying a recording (jacnet::ad::record) at x.
+//   BM_gradient<LinEigen|LinLoop>  Σ softplus(X w) with an Eigen product vs scalar loops.
+//   BM_hessian<F, K>  hessian<K>; counter x_hvp = its time / (n · one hvp) (target ≤ 1).
 // Both ratios divide thread CPU times measured in the same run (the machine is shared); the plain
 // time is the mean of two medians of 7 batches of ≥ 2 ms, taken just before and just after.
 // Run: bench_ad --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "jacnet/ad/drivers.hpp"
+#include "jacnet/ad/recorded.hpp"
 
 namespace {
 
@@ -80,6 +84,45 @@ struct Ode {
     for (Index i = 0; i < n; ++i) s += y(i) * y(i);
     return s;
   }
+};
+
+/// A linear model written two ways: Σ_i softplus((X w)_i), X (64 × N) fixed, w = x the input.
+/// LinEigen uses an Eigen product (one tape statement of N operands per row with product.hpp);
+/// LinLoop spells the same dot products as scalar loops.
+Eigen::MatrixXd lin_matrix(Index n) {
+  Eigen::MatrixXd X(64, n);
+  for (Index i = 0; i < 64; ++i)
+    for (Index j = 0; j < n; ++j) X(i, j) = 0.1 * std::sin(0.3 + 1.7 * double(i) + 0.9 * double(j));
+  return X;
+}
+struct LinEigen {
+  template <class X>
+  scalar_t<X> operator()(const X& x) const {
+    using S = scalar_t<X>;
+    using jacnet::softplus;
+    if (A.cols() != x.size()) A = lin_matrix(x.size());
+    const Vector<S> z = A * x;
+    S s = 0.0;
+    for (Index i = 0; i < z.size(); ++i) s += softplus(z(i));
+    return s;
+  }
+  mutable Eigen::MatrixXd A;
+};
+struct LinLoop {
+  template <class X>
+  scalar_t<X> operator()(const X& x) const {
+    using S = scalar_t<X>;
+    using jacnet::softplus;
+    if (A.cols() != x.size()) A = lin_matrix(x.size());
+    S s = 0.0;
+    for (Index i = 0; i < A.rows(); ++i) {
+      S z = 0.0;
+      for (Index j = 0; j < x.size(); ++j) z += A(i, j) * x(j);
+      s += softplus(z);
+    }
+    return s;
+  }
+  mutable Eigen::MatrixXd A;
 };
 
 VectorXd input(Index n) {
@@ -161,6 +204,49 @@ void BM_jacfwd(benchmark::State& state) {
   state.counters["plain_us"] = plain * 1e6;
 }
 
+/// Gradient by replaying a function recorded once (jacnet::ad::record) instead of calling f.
+template <class F>
+void BM_recorded_gradient(benchmark::State& state) {
+  const VectorXd x = input(state.range(0));
+  const F f;
+  const auto R = jacnet::ad::record(f, x);
+  const double before = plain_seconds(f, x);
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    auto g = R.gradient(x);
+    benchmark::DoNotOptimize(g.gradient.data());
+  }
+  const double per = (cpu_seconds() - t0) / double(state.iterations());
+  const double plain = 0.5 * (before + plain_seconds(f, x));
+  state.counters["x_plain"] = per / plain;
+}
+
+/// Full Hessian: hessian<K> vs n hvp calls (counter x_hvp = hessian time / (n · one hvp)).
+template <class F, int K>
+void BM_hessian(benchmark::State& state) {
+  const Index n = state.range(0);
+  const VectorXd x = input(n), u = VectorXd::Ones(n);
+  const F f;
+  auto hvp_once = [&] {
+    const double t0 = cpu_seconds();
+    long reps = 0;
+    while (cpu_seconds() - t0 < 2e-3) {
+      auto h = jacnet::hvp(f, x, u);
+      benchmark::DoNotOptimize(h.hvp.data());
+      ++reps;
+    }
+    return (cpu_seconds() - t0) / double(reps);
+  };
+  const double hv = hvp_once();
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    auto H = jacnet::hessian<K>(f, x);
+    benchmark::DoNotOptimize(H.hessian.data());
+  }
+  const double per = (cpu_seconds() - t0) / double(state.iterations());
+  state.counters["x_hvp"] = per / (double(n) * 0.5 * (hv + hvp_once()));
+}
+
 #define JACNET_SIZES ->Arg(16)->Arg(128)->Arg(1024)->Unit(benchmark::kMicrosecond)
 
 BENCHMARK_TEMPLATE(BM_plain, Rosenbrock) JACNET_SIZES;
@@ -173,6 +259,15 @@ BENCHMARK_TEMPLATE(BM_gradient, Ode) JACNET_SIZES;
 BENCHMARK_TEMPLATE(BM_jacfwd, Ode, 8) JACNET_SIZES;
 BENCHMARK_TEMPLATE(BM_jacfwd, Ode, 16) JACNET_SIZES;
 BENCHMARK_TEMPLATE(BM_jacfwd, Ode, 32) JACNET_SIZES;
+
+BENCHMARK_TEMPLATE(BM_recorded_gradient, Rosenbrock) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_recorded_gradient, Ode) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_gradient, LinEigen) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_gradient, LinLoop) JACNET_SIZES;
+#define JACNET_HESS_SIZES ->Arg(16)->Arg(50)->Arg(128)->Unit(benchmark::kMicrosecond)
+BENCHMARK_TEMPLATE(BM_hessian, Rosenbrock, 4) JACNET_HESS_SIZES;
+BENCHMARK_TEMPLATE(BM_hessian, Rosenbrock, 8) JACNET_HESS_SIZES;
+BENCHMARK_TEMPLATE(BM_hessian, Rosenbrock, 16) JACNET_HESS_SIZES;
 
 }  // namespace
 

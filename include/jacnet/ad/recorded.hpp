@@ -130,6 +130,9 @@ class Traced {
     ad::detail::Program<T>* p = ad::detail::active_program<T>;
     JACNET_CHECK(p != nullptr, ValueError, "jacnet::ad::Traced",
                  "a traced value was used outside jacnet::ad::record()");
+    JACNET_CHECK(p->code.size() + p->n_inputs < ad::detail::kConst - 1, ValueError,
+                 "jacnet::ad::record", "recording too long: the slot index type holds at most ",
+                 ad::detail::kConst - 1, " values");
     p->code.push_back(I);
     Traced r(v);
     r.slot_ = p->n_inputs + static_cast<std::uint32_t>(p->code.size() - 1);
@@ -346,8 +349,8 @@ class Recorded {
     // Dual<T, 2> on the operands (the same rules as every other mode). Reverse: the adjoint sweep
     // w̄_a += ∂w_k/∂w_a · w̄_k over the instructions, last to first. No tape involved.
     const std::uint32_t n0 = prog_.n_inputs;
-    const std::size_t K = prog_.code.size();
-    std::vector<T> w(n0 + K), da(K), db(K);
+    const std::size_t K = static_cast<std::uint32_t>(prog_.code.size());  // < 2³² (emit checks)
+    std::vector<T> w(std::size_t(n0) + K), da(K), db(K);
     for (std::uint32_t i = 0; i < n0; ++i) w[i] = x(i);
     for (std::size_t k = 0; k < K; ++k) {
       const detail::Instr<T>& I = prog_.code[k];
@@ -368,7 +371,7 @@ class Recorded {
       return g;
     }
     g.value = w[out];
-    std::vector<T> adj(n0 + K, T(0));
+    std::vector<T> adj(std::size_t(n0) + K, T(0));
     adj[out] = T(1);
     for (std::size_t k = K; k-- > 0;) {
       const T a = adj[n0 + k];
