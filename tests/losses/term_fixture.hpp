@@ -4,8 +4,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "jacnet/check/finite_difference.hpp"
+#include "jacnet/check/report.hpp"
 #include "jacnet/losses/loss.hpp"
 
 namespace jacnet::losses::testing {
@@ -82,26 +85,27 @@ struct Quantities {
   }
 };
 
-/// Central differences of the loss value w.r.t. each entry of m, compared with `adjoint`.
+/// Central differences of the loss value w.r.t. each entry of m, compared with `adjoint`:
+/// |FD − adjoint| ≤ tol · max(1e-3, max |adjoint|) (check::Report with atol = tol, rtol = 0,
+/// scale_atol), the worst entry named by row and column.
 template <LossExpression L>
 void check_fd(Quantities& q, const L& loss, Matrix<double>& m, const Matrix<double>& adjoint,
               const char* what, double h = 1e-6, double tol = 1e-6) {
   INFO("adjoint w.r.t. " << what);
   REQUIRE(adjoint.rows() == m.rows());
   REQUIRE(adjoint.cols() == m.cols());
-  double scale = 1e-3;
-  for (Index i = 0; i < adjoint.size(); ++i) scale = std::max(scale, std::abs(adjoint.data()[i]));
-  for (Index i = 0; i < m.size(); ++i) {
-    const double x0 = m.data()[i];
-    m.data()[i] = x0 + h;
-    const double vp = q.value(loss);
-    m.data()[i] = x0 - h;
-    const double vm = q.value(loss);
-    m.data()[i] = x0;
-    const double fd = (vp - vm) / (2 * h);
-    INFO("entry " << i << " (row " << i / m.cols() << ", col " << i % m.cols() << ")");
-    CHECK(std::abs(fd - adjoint.data()[i]) <= tol * scale);
-  }
+  const Vector<double> fd =
+      check::central_gradient(m.data(), m.size(), h, [&] { return q.value(loss); });
+  check::Report r(what);
+  const Index cols = m.cols();
+  r.compare(
+      "adjoint", m.size(), fd.data(), adjoint.data(),
+      [cols](Index i) {
+        return "row " + std::to_string(i / cols) + ", col " + std::to_string(i % cols);
+      },
+      tol, 0.0, true);
+  INFO(r);
+  CHECK(r.ok());
 }
 
 /// Checks all adjoints of `loss` on `q` by central differences.
