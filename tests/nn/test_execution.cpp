@@ -80,6 +80,9 @@ TEST_CASE("make_shards depends on the batch size only and covers it", "[nn][exec
 TEST_CASE("sharded passes are bitwise the same for any thread count, capped or nested",
           "[nn][execution][threads]") {
 #ifdef _OPENMP
+  // Every pass with several shards uses threads here, however small (the conv net is below the
+  // default kParallelPassWork); restored at the end.
+  nn::set_min_parallel_work(0);
   auto check_net = [](const auto& net, Index B, Index D) {
     using S = typename std::remove_cvref_t<decltype(net)>::Scalar;
     std::mt19937_64 rng(11);
@@ -129,6 +132,7 @@ TEST_CASE("sharded passes are bitwise the same for any thread count, capped or n
     net.init(5);
     check_net(net, 70, 64);
   }
+  nn::set_min_parallel_work(nn::kParallelPassWork);
 #else
   JACNET_SKIP("built without OpenMP");
 #endif

@@ -15,6 +15,7 @@
 // by `set_max_threads(n)` (0 = no cap); 1 inside an active parallel region.
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 #include "jacnet/core/tensor.hpp"
 
@@ -129,17 +130,28 @@ inline Shards make_shards(Index B) {
 /// The shards are the same either way (results do not change).
 inline constexpr double kParallelPassWork = 2e7;
 
+namespace detail {
+inline double& min_parallel_work_ref() {
+  static double w = kParallelPassWork;
+  return w;
+}
+}  // namespace detail
+/// Passes estimated below `macs` multiply-adds run on the calling thread (default
+/// kParallelPassWork; 0 lets every pass with several shards use threads). Results never change.
+inline void set_min_parallel_work(double macs) { detail::min_parallel_work_ref() = macs; }
+inline double min_parallel_work() { return detail::min_parallel_work_ref(); }
+
 /// One pass: shard(s) for every s < nshards (each exactly once, on any thread, inside a
 /// SerialScope), then — after all shards are done — reduce(c) for every c < nreduce (same). One
 /// OpenMP region with min(max_threads(), nshards) threads; serial on the calling thread when
 /// that is 1. An exception thrown by a shard is rethrown on the calling thread once every shard
 /// has run (the first one caught; the reduction is then skipped).
-/// `work` (multiply-adds of the pass, an estimate) below kParallelPassWork keeps it on the calling
-/// thread.
+/// `work` (multiply-adds of the pass, an estimate; unknown = infinite) below min_parallel_work()
+/// keeps it on the calling thread.
 template <class ShardBody, class ReduceBody>
 void run_pass(Index nshards, ShardBody&& shard, Index nreduce, ReduceBody&& reduce,
-              double work = kParallelPassWork) {
-  const int nt = work < kParallelPassWork
+              double work = std::numeric_limits<double>::infinity()) {
+  const int nt = work < min_parallel_work()
                      ? 1
                      : static_cast<int>(
                            std::min<Index>(max_threads(), std::max<Index>(nshards, nreduce)));
@@ -178,7 +190,8 @@ void run_pass(Index nshards, ShardBody&& shard, Index nreduce, ReduceBody&& redu
 
 /// run_pass without a reduction step.
 template <class ShardBody>
-void run_pass(Index nshards, ShardBody&& shard, double work = kParallelPassWork) {
+void run_pass(Index nshards, ShardBody&& shard,
+              double work = std::numeric_limits<double>::infinity()) {
   run_pass(nshards, shard, 0, [](Index) {}, work);
 }
 
