@@ -182,7 +182,10 @@ inline std::string entry_name(const std::string& name, const Shape& shape, Index
     flat = n > 0 ? flat / n : 0;
   }
   std::string s = name + "[";
-  for (std::size_t d = 0; d < idx.size(); ++d) s += (d ? "," : "") + std::to_string(idx[d]);
+  for (std::size_t d = 0; d < idx.size(); ++d) {
+    if (d) s += ',';
+    s += std::to_string(idx[d]);
+  }
   return s + "]";
 }
 
