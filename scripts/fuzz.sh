@@ -50,8 +50,10 @@ for t in "${targets[@]}"; do
     echo "fuzz_$t: CRASH (exit $rc); input in $build/artifacts/$t-*"
     grep -E 'ERROR|SUMMARY|runtime error|violated|terminate' "$log" | head -5 || true
   fi
-  secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo "$seconds")
-  summary+=("fuzz_$t: ${execs} executions in ${secs}s, $cov, $ft, $corp, exit $rc")
+  secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || true)
+  when="in ${secs}s"
+  [ -n "$secs" ] || when="until the crash"
+  summary+=("fuzz_$t: ${execs} executions $when, $cov, $ft, $corp, exit $rc")
 done
 echo "== summary"
 printf '%s\n' "${summary[@]}"
