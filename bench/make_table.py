@@ -18,8 +18,8 @@ A second table lists jacnet's set-up and steady-state counters (first call, allo
 faults per call, workspace bytes per sample) where its benchmarks report them.
 
 usage: python3 bench/make_table.py RESULTS_DIR [--into FILE] > RESULTS_DIR/table.md
-  --into FILE   also replace the lines between "<!-- run_all.sh table -->" and
-                "<!-- end run_all.sh table -->" in FILE with the table (written atomically)
+  --into FILE   also replace what is between the lines "<!-- run_all.sh table -->" and
+                "<!-- end run_all.sh table -->" of FILE with the table (written atomically)
 """
 
 import glob
@@ -275,11 +275,13 @@ def replace_between_markers(path, text):
     except OSError as e:
         print(f"make_table: cannot read {path}: {e}", file=sys.stderr)
         return 1
-    a, b = doc.find(BEGIN), doc.find(END)
-    if a < 0 or b < a:
-        print(f"make_table: {path} has no '{BEGIN}' ... '{END}' block; left unchanged", file=sys.stderr)
+    lines = doc.split("\n")  # the markers are lines of their own (the prose may quote them)
+    a = lines.index(BEGIN) if BEGIN in lines else -1
+    b = lines.index(END, a + 1) if a >= 0 and END in lines[a + 1:] else -1
+    if a < 0 or b < 0:
+        print(f"make_table: {path} has no '{BEGIN}' ... '{END}' lines; left unchanged", file=sys.stderr)
         return 1
-    new = doc[:a + len(BEGIN)] + "\n" + text + "\n" + doc[b:]
+    new = "\n".join(lines[:a + 1] + [text] + lines[b:])
     with open(path + ".tmp", "w") as f:
         f.write(new)
     os.replace(path + ".tmp", path)
