@@ -8,11 +8,7 @@
 #include "jacnet/core/tensor.hpp"
 
 // ad: scalar automatic differentiation
-#include "jacnet/ad/elementary.hpp"
-#include "jacnet/ad/dual.hpp"
-#include "jacnet/ad/tape.hpp"
-#include "jacnet/ad/var.hpp"
-#include "jacnet/ad/drivers.hpp"
+#include "jacnet/ad.hpp"
 
 // nn: layers, nets, modes
 #include "jacnet/nn/layer.hpp"
@@ -26,6 +22,7 @@
 #include "jacnet/nn/autodiff_layer.hpp"
 #include "jacnet/nn/sequential.hpp"
 #include "jacnet/nn/modes.hpp"
+#include "jacnet/nn/trainable.hpp"
 
 // losses
 #include "jacnet/losses/loss.hpp"
@@ -52,6 +49,9 @@
 #include "jacnet/train/evaluate.hpp"
 #include "jacnet/train/progress.hpp"
 #include "jacnet/train/fit.hpp"
+
+// check: gradcheck and the layer, net and loss checkers for users' own code
+#include "jacnet/check.hpp"
 
 // io: data, weights, images (each needs an optional dependency)
 #include "jacnet/io/atomic_file.hpp"
