@@ -51,7 +51,9 @@ status=0
 for s in $stages; do
   case $s in
     release) run_stage release build || status=1 ;;
-    asan)    run_stage "asan+ubsan" build-asan -DJACNET_SANITIZE=address,undefined \
+    asan)    LSAN_OPTIONS="suppressions=$PWD/tests/support/lsan_suppressions.txt:print_suppressions=0" \
+             UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+             run_stage "asan+ubsan" build-asan -DJACNET_SANITIZE=address,undefined \
                -DJACNET_BUILD_EXAMPLES=OFF -DJACNET_BUILD_BENCH=OFF || status=1 ;;
     avx2)
       if grep -qw avx512f /proc/cpuinfo; then

@@ -130,17 +130,19 @@ TEST_CASE("BatchNorm float path matches double", "[nn][batchnorm]") {
   const Vec p = bn_params(6, rng);
   const Mat X = random_matrix(9, 6 * 5 * 5, rng), V = random_matrix(18, 6 * 5 * 5, rng);
   const Vector<float> pf = p.cast<float>();
+  // Layer rules read rows of stored matrices (row views), so the float inputs are materialized.
+  const Matrix<float> Xf = X.cast<float>(), Vin = V.cast<float>();
   Matrix<float> Yf, Vf;
   Mat Yd, Vd;
-  bf.forward(pf.data(), X.cast<float>(), Yf);
+  bf.forward(pf.data(), Xf, Yf);
   bd.forward(p.data(), X, Yd);
-  bf.vjp(pf.data(), X.cast<float>(), Yf, V.cast<float>(), Vf);
+  bf.vjp(pf.data(), Xf, Yf, Vin, Vf);
   bd.vjp(p.data(), X, Yd, V, Vd);
   CHECK(rel_err(Yf.cast<double>(), Yd) < 1e-5);
   CHECK(rel_err(Vf.cast<double>(), Vd) < 1e-5);
   Vector<float> gf = Vector<float>::Zero(24);
   Vec gd = Vec::Zero(24);
-  bf.param_grad(pf.data(), X.cast<float>(), Yf, V.cast<float>(), gf.data());
+  bf.param_grad(pf.data(), Xf, Yf, Vin, gf.data());
   bd.param_grad(p.data(), X, Yd, V, gd.data());
   CHECK((gf.cast<double>() - gd).cwiseAbs().maxCoeff() < 1e-4 * gd.cwiseAbs().maxCoeff());
 }
