@@ -3,17 +3,19 @@
 #   1. installs every dependency from Debian packages (peers and MPI included, so nothing is skipped
 #      for want of a package),
 #   2. Release build of everything for this CPU (-march=native), all tests,
-#   3. the tests again under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails),
+#   3. (stage asan, opt-in for now) the tests again under AddressSanitizer + UBSan (any report fails),
 #   4. on a CPU with AVX-512, the tests again built for AVX2 (-march=x86-64-v3), so both code
 #      paths run; on a CPU without AVX-512 that path cannot run and is reported as skipped.
 # Ends with one line "tests: N passed, N failed, N skipped" over all stages.
-# JACNET_TEST_STAGES="release asan avx2" selects stages (default: all three).
+# JACNET_TEST_STAGES="release asan avx2" selects stages. Default: "release avx2" — the asan stage
+# was added but not yet run end to end on the whole suite (docs/testing.md); run it with
+# JACNET_TEST_STAGES="release asan avx2".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - t0 )); }
 stage() { echo; echo "=== test_all: $* (at $(elapsed) s)"; }
-stages=${JACNET_TEST_STAGES:-release asan avx2}
+stages=${JACNET_TEST_STAGES:-release avx2}
 jobs=${JACNET_JOBS:-2}
 
 stage "installing dependencies"

@@ -38,7 +38,7 @@ TEST_CASE("driver: a sharded conv student is bitwise the same for any thread cou
   }
   omp_set_num_threads(2);
   nn::set_max_threads(1);
-  const auto capped = step();
+  auto capped = step();
   nn::set_max_threads(0);
   std::pair<double, Vector<double>> nested[2];
 #pragma omp parallel num_threads(2)
