@@ -110,7 +110,7 @@ TEST_CASE("several output seeds swept without re-recording", "[tape]") {
   CHECK(y.adjoint() == Approx(2 * expect[0][1] - expect[2][1]));
 }
 
-TEST_CASE("reverse(mark) sweeps only the recent part; clear_adjoints(mark)", "[tape]") {
+TEST_CASE("reverse(mark) sweeps only the recent part, clear_adjoints(mark)", "[tape]") {
   Fresh fresh;
   V a = 2.0;
   V b = a * a;  // recorded before the mark: not swept
@@ -150,7 +150,7 @@ TEST_CASE("rewind reuses the tape without growing it", "[tape]") {
   }
 }
 
-TEST_CASE("Var after rewind throws TapeError; Vars before the mark stay valid", "[tape]") {
+TEST_CASE("Var after rewind throws TapeError, Vars before the mark stay valid", "[tape]") {
   Fresh fresh;
   V a = 1.0;
   const auto m = tape().mark();

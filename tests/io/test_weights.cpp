@@ -168,7 +168,7 @@ TEST_CASE("weights: loading checks names, shapes and dtypes, all or nothing", "[
   CHECK_THAT(load_error(small, dir / "none_dir"), Catch::Contains("is not a directory"));
 }
 
-TEST_CASE("weights: PyTorch's num_batches_tracked is ignored; saving is atomic", "[io][weights]") {
+TEST_CASE("weights: PyTorch's num_batches_tracked is ignored, saving is atomic", "[io][weights]") {
   TempDir dir;
   auto a = make_mlp<double>();
   a.init(11);

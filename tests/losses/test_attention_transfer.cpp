@@ -37,7 +37,7 @@ TEST_CASE("AttentionTransfer: β/2 · mean ‖q_S − q_T‖² between boundarie
   testing::check_all_adjoints(q, loss);
 }
 
-TEST_CASE("AttentionTransfer: invariant to activation scale; shape errors", "[losses]") {
+TEST_CASE("AttentionTransfer: invariant to activation scale, shape errors", "[losses]") {
   AttentionTransfer at(1, 1);
   const Shape s1{2, 3, 3};
   Quantities q(at, Sizes{.B = 2, .D = 2, .Cs = 2, .Ct = 2}, {Shape{2}, s1},

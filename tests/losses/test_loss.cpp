@@ -75,7 +75,7 @@ TEST_CASE("driver: term values, names and weights", "[losses]") {
                                                      "JacobianMatch<LabelClass, NoNorm>"});
 }
 
-TEST_CASE("driver: the workspace is reused without reallocation; results repeat", "[losses]") {
+TEST_CASE("driver: the workspace is reused without reallocation, results repeat", "[losses]") {
   auto student = tanh_mlp(4, 5, 5, 3, 1);
   auto teacher = tanh_mlp(4, 7, 6, 3, 2);
   Matrix<double> X = random_inputs(8, 4, 3);

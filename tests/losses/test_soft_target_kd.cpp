@@ -31,7 +31,7 @@ TEST_CASE("SoftTargetKD: value is T² times the KL divergence at temperature T",
   testing::check_all_adjoints(q, kd);
 }
 
-TEST_CASE("SoftTargetKD: zero at equality; T²·KL tends to the logit-matching limit", "[losses]") {
+TEST_CASE("SoftTargetKD: zero at equality, T²·KL tends to the logit-matching limit", "[losses]") {
   SoftTargetKD<1.0> kd1;
   Quantities q(kd1, Sizes{.B = 3, .D = 2, .Cs = 4, .Ct = 4});
   q.Y = q.YT;

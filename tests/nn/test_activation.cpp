@@ -156,7 +156,7 @@ TEST_CASE("Softplus(beta, threshold) and GELU tanh match PyTorch's formulas", "[
   }
 }
 
-TEST_CASE("Softplus derivatives follow the threshold switch; bad options throw",
+TEST_CASE("Softplus derivatives follow the threshold switch, bad options throw",
           "[nn][activation]") {
   // σ' = sigmoid(βx) and σ'' = β·s(1 − s) below the switch, 1 and 0 above (PyTorch's backward).
   nn::Softplus<double> sp(2.0, 5.0);

@@ -108,7 +108,7 @@ TEST_CASE("Sequential init: seeded, He before ReLU-family, Glorot otherwise", "[
   CHECK(f.param_vector() == d.param_vector().cast<float>());
 }
 
-TEST_CASE("Sequential forward equals the manual composition; traces are reused",
+TEST_CASE("Sequential forward equals the manual composition, traces are reused",
           "[nn][sequential]") {
   auto net = all_activation_mlp<double>();
   net.init(5);

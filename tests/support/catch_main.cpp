@@ -5,6 +5,8 @@
 
 #include "skip.hpp"
 
+#include <cstdio>
+
 namespace {
 
 int& cases_started() {
@@ -25,7 +27,18 @@ struct CaseCounter : Catch::TestEventListenerBase {
 CATCH_REGISTER_LISTENER(CaseCounter)
 
 int main(int argc, char* argv[]) {
-  const int failed = Catch::Session().run(argc, argv);
+  Catch::Session session;
+  if (const int rc = session.applyCommandLine(argc, argv); rc != 0) return rc;
+  const auto& cfg = session.configData();
+  const bool listing = cfg.listTests || cfg.listTestNamesOnly || cfg.listTags || cfg.listReporters ||
+                       cfg.showHelp;
+  const int failed = session.run();
+  // A filter that matches no test case (e.g. a name ctest registered wrongly) is a failure, never
+  // a silent pass.
+  if (!listing && failed == 0 && cases_started() == 0) {
+    std::fprintf(stderr, "catch_main: no test case matched the command line\n");
+    return 3;
+  }
   const int skipped = int(jacnet::test::skipped_cases().size());
   if (failed == 0 && cases_started() > 0 && skipped == cases_started())
     return jacnet::test::kSkipReturnCode;

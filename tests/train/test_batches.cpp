@@ -59,7 +59,7 @@ TEST_CASE("the order is reproducible for a seed and epoch, and differs otherwise
   CHECK(moved > 450);
 }
 
-TEST_CASE("no shuffle gives 0..n−1; drop_last drops the short batch", "[batches]") {
+TEST_CASE("no shuffle gives 0..n−1, drop_last drops the short batch", "[batches]") {
   Batches plain(10, 4, 1, {.shuffle = false});
   std::vector<Index> expect(10);
   std::iota(expect.begin(), expect.end(), Index{0});
@@ -75,7 +75,7 @@ TEST_CASE("no shuffle gives 0..n−1; drop_last drops the short batch", "[batche
   CHECK(epoch_order(empty, 0).empty());
 }
 
-TEST_CASE("batch(k) checks its range; constructor checks sizes", "[batches]") {
+TEST_CASE("batch(k) checks its range, constructor checks sizes", "[batches]") {
   Batches b(10, 4, 1);
   CHECK(b.batch(2).size() == 2u);
   CHECK_THROWS_WITH(b.batch(3), Catch::Contains("batch 3") && Catch::Contains("[0, 3)"));

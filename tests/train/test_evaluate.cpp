@@ -41,7 +41,7 @@ TEST_CASE("accuracy and cross-entropy of a hand-built net", "[evaluate]") {
   }
 }
 
-TEST_CASE("ties go to the lowest class index; float nets work", "[evaluate]") {
+TEST_CASE("ties go to the lowest class index, float nets work", "[evaluate]") {
   const auto net = hand_net<float>();
   Matrix<float> X(2, 2);
   X << 1, 1,  // z = (1, 1, −2): tie between 0 and 1 → 0

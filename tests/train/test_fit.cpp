@@ -143,7 +143,7 @@ TEST_CASE("gather_teacher picks outputs, Jacobian blocks and activations of the 
   CHECK(out.shapes == all.shapes);
 }
 
-TEST_CASE("schedules per epoch or per step; on_epoch can stop and record", "[fit]") {
+TEST_CASE("schedules per epoch or per step, on_epoch can stop and record", "[fit]") {
   const auto tr = blobs(64, 1);
   auto net = mlp(4, 4, 3, 1);
   train::SGD<double> opt({.lr = 1.0});

@@ -39,7 +39,7 @@ TEST_CASE("durations and ETA", "[progress]") {
   CHECK(std::isnan(Progress::eta(1000, 0)));
 }
 
-TEST_CASE("quiet writes nothing; a log gets one line per epoch", "[progress]") {
+TEST_CASE("quiet writes nothing, a log gets one line per epoch", "[progress]") {
   std::ostringstream quiet_os;
   Progress quiet(2, 10, {.quiet = true}, quiet_os);
   quiet.start_epoch(0);

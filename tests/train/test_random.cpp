@@ -8,7 +8,7 @@
 using namespace jacnet;
 using train::Random;
 
-TEST_CASE("same (seed, stream) → same draws; other seed or stream → other draws", "[random]") {
+TEST_CASE("same (seed, stream) → same draws, other seed or stream → other draws", "[random]") {
   Random a(1, 0), b(1, 0), c(2, 0), d(1, 1);
   std::vector<std::uint64_t> va, vb, vc, vd;
   for (int i = 0; i < 8; ++i) {
@@ -38,7 +38,7 @@ TEST_CASE("uniform_index is in range and roughly uniform", "[random]") {
   CHECK_THROWS_AS(r.uniform_index(0), ValueError);
 }
 
-TEST_CASE("uniform01 in [0, 1) and normal() has mean 0, variance 1", "[random]") {
+TEST_CASE("uniform01 lies in the half-open unit interval and normal() has mean 0, variance 1", "[random]") {
   Random r(9);
   const int n = 200000;
   double s = 0, s2 = 0, s4 = 0;

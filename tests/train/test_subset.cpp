@@ -56,7 +56,7 @@ TEST_CASE("all samples of a class when N equals its count", "[subset]") {
   CHECK(idx == std::vector<Index>{0, 1, 2, 3, 4, 5});
 }
 
-TEST_CASE("labels need not be 0-based without num_classes; unsigned labels work", "[subset]") {
+TEST_CASE("labels need not be 0-based without num_classes, unsigned labels work", "[subset]") {
   const std::vector<int> y = {5, 7, 5, 7, 9, 9};
   CHECK(train::subset_per_class(y, 1, 4).size() == 3u);
   const std::vector<std::uint8_t> u = {0, 1, 1, 0};
