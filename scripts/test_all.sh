@@ -29,7 +29,7 @@ run_stage() {
   stage "$name: configure + build in $dir"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
   grep -E '^-- jacnet' "$dir.configure.log" || true
-  cmake --build "$dir" -j"$jobs"
+  cmake --build "$dir" -j"$jobs" || { echo "test_all: $name: build failed"; summary+=("$name: build failed"); failed=$((failed + 1)); return 1; }
   stage "$name: ctest"
   local rc=0
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" --output-junit ctest-junit.xml || rc=$?
