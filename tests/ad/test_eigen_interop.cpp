@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "jacnet/ad/drivers.hpp"
+#include "jacnet/check/finite_difference.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -37,17 +38,10 @@ MatrixXd det_matrix(Index r, Index c, double a) {
   return m;
 }
 
-/// Central differences of a scalar double function.
+/// Central differences of a scalar double function (the public checker's loop).
 template <class F>
-VectorXd fd_gradient(const F& f, const VectorXd& x, double h = 1e-6) {
-  VectorXd g(x.size());
-  for (Index i = 0; i < x.size(); ++i) {
-    VectorXd p = x, m = x;
-    p(i) += h;
-    m(i) -= h;
-    g(i) = (f(p) - f(m)) / (2 * h);
-  }
-  return g;
+VectorXd fd_gradient(const F& f, VectorXd x, double h = 1e-6) {
+  return jacnet::check::central_gradient(x.data(), x.size(), h, [&] { return f(x); });
 }
 
 /// A regularized least-squares loss written with mixed double/AD Eigen expressions:

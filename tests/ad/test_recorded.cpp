@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "jacnet/ad/recorded.hpp"
+#include "jacnet/check/finite_difference.hpp"
 
 using Eigen::Index;
 using Eigen::MatrixXd;
@@ -60,16 +61,10 @@ struct Logistic {
   }
 };
 
+/// Central differences of a scalar double function (the public checker's loop).
 template <class F>
-VectorXd fd_gradient(const F& f, const VectorXd& x, double h = 1e-6) {
-  VectorXd g(x.size());
-  for (Index i = 0; i < x.size(); ++i) {
-    VectorXd p = x, m = x;
-    p(i) += h;
-    m(i) -= h;
-    g(i) = (f(p) - f(m)) / (2 * h);
-  }
-  return g;
+VectorXd fd_gradient(const F& f, VectorXd x, double h = 1e-6) {
+  return jacnet::check::central_gradient(x.data(), x.size(), h, [&] { return f(x); });
 }
 
 }  // namespace
