@@ -5,6 +5,7 @@
 
 // core: tensors, errors
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/gemm.hpp"
 #include "jacnet/core/tensor.hpp"
 
 // ad: scalar automatic differentiation

@@ -47,7 +47,10 @@ template <class V>
 void random_unit(std::mt19937_64& rng, V&& v) {
   using T = typename std::remove_cvref_t<V>::Scalar;
   double s = 0;
-  std::vector<double> z(static_cast<std::size_t>(v.size()));
+  // The draws in double before normalizing; the scratch is this thread's and only grows, so the
+  // steady state of a loss step does not allocate.
+  thread_local std::vector<double> z;
+  z.resize(static_cast<std::size_t>(v.size()));
   do {
     s = 0;
     for (auto& zi : z) {

@@ -511,11 +511,10 @@ void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, co
   T* Wf = scratch<T, 0>(Cout * g.C * g.taps());
   pack_forward_weights(g, Cout, W, Wf);
   const Index ntiles = (N + L - 1) / L;
-  [[maybe_unused]] const bool par = conv_parallel(ntiles, N, Cout, g);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par)
-#endif
-  for (Index t = 0; t < ntiles; ++t) {
+  // The loop body runs in a team only when conv_parallel says so; otherwise as a plain loop
+  // (an `omp parallel if (false)` would still create a one-thread team, and libgomp allocates
+  // one per region: a heap allocation per call in the steady state).
+  auto tile = [&](Index t) {
     T* xt = scratch<T, 1>(g.C * g.H * (g.W + 2 * g.pw) * L);
     T* yt = scratch<T, 2>(Dout * L);
     const Index n = std::min(L, N - t * L);
@@ -528,7 +527,15 @@ void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, co
     gather_lanes_padded(in, n, g.C, g.H, g.W, 0, g.pw, xt);
     conv_fwd_tile(g, Cout, Wf, b, xt, yt);
     scatter_lanes(yt, n, Dout, outp);
+  };
+#ifdef _OPENMP
+  if (conv_parallel(ntiles, N, Cout, g)) {
+#pragma omp parallel for schedule(static)
+    for (Index t = 0; t < ntiles; ++t) tile(t);
+    return;
   }
+#endif
+  for (Index t = 0; t < ntiles; ++t) tile(t);
 }
 
 /// Xbar.row(r) = Wᵀ ⋆ V.row(r) for every row (Xbar resized to V.rows() x Cin·H·W).
@@ -542,11 +549,10 @@ void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const auto& V
   pack_backward_weights(g, Cout, W, Wb);
   const Index ntiles = (N + L - 1) / L;
   const Index px = backward_pad(g);
-  [[maybe_unused]] const bool par = conv_parallel(ntiles, N, Cout, g);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par)
-#endif
-  for (Index t = 0; t < ntiles; ++t) {
+  // The loop body runs in a team only when conv_parallel says so; otherwise as a plain loop
+  // (an `omp parallel if (false)` would still create a one-thread team, and libgomp allocates
+  // one per region: a heap allocation per call in the steady state).
+  auto tile = [&](Index t) {
     T* vt = scratch<T, 1>(Cout * g.OH * (g.OW + 2 * px) * L);
     T* xt = scratch<T, 2>(Din * L);
     const Index n = std::min(L, N - t * L);
@@ -559,7 +565,15 @@ void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const auto& V
     gather_lanes_padded(in, n, Cout, g.OH, g.OW, 0, px, vt);
     conv_bwd_tile(g, Cout, Wb, vt, px, xt);
     scatter_lanes(xt, n, Din, outp);
+  };
+#ifdef _OPENMP
+  if (conv_parallel(ntiles, N, Cout, g)) {
+#pragma omp parallel for schedule(static)
+    for (Index t = 0; t < ntiles; ++t) tile(t);
+    return;
   }
+#endif
+  for (Index t = 0; t < ntiles; ++t) tile(t);
 }
 
 /// gW += Σ_r V.row(r) ⊗ X.row(r / K) (weight gradient), gb += Σ_r Σ_pixels V.row(r) (if gb),
@@ -575,11 +589,10 @@ void conv_wgrad_rows(const Window2d& g, Index Cout, const auto& X, const auto& V
   const Index nchunks = std::min<Index>(ntiles, 16);
   const Index per_chunk = (ntiles + nchunks - 1) / nchunks;
   T* partial = scratch<T, 3>(nchunks * nP);
-  [[maybe_unused]] const bool par = conv_parallel(ntiles, N, Cout, g);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (par)
-#endif
-  for (Index ch = 0; ch < nchunks; ++ch) {
+  // The loop body runs in a team only when conv_parallel says so; otherwise as a plain loop
+  // (an `omp parallel if (false)` would still create a one-thread team, and libgomp allocates
+  // one per region: a heap allocation per call in the steady state).
+  auto tile = [&](Index ch) {
     T* part = partial + ch * nP;
     std::fill(part, part + nP, T(0));
     T* xt = scratch<T, 1>(g.C * HP * WP * L);
@@ -597,7 +610,17 @@ void conv_wgrad_rows(const Window2d& g, Index Cout, const auto& X, const auto& V
       gather_lanes(vin, n, Dout, vt);
       conv_wgrad_tile(g, Cout, xt, vt, part, gb ? part + nW : nullptr);
     }
+  };
+  bool done = false;
+#ifdef _OPENMP
+  if (conv_parallel(ntiles, N, Cout, g)) {
+#pragma omp parallel for schedule(static)
+    for (Index ch = 0; ch < nchunks; ++ch) tile(ch);
+    done = true;
   }
+#endif
+  if (!done)
+    for (Index ch = 0; ch < nchunks; ++ch) tile(ch);
   for (Index ch = 0; ch < nchunks; ++ch) {
     const T* part = partial + ch * nP;
     for (Index k = 0; k < nW; ++k) gW[k] += part[k];
