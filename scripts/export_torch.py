@@ -12,7 +12,7 @@ Commands
   convert IN OUT.safetensors [--dtype float32|float64]
       IN is a file written by torch.save: a state_dict, a dict holding one under "state_dict",
       or a whole nn.Module (loading a module unpickles code: only use files you trust).
-  fixtures --out DIR [--model mlp|cnn|all] [--seed S] [--batch B] [--dtype float64|float32]
+  fixtures --out DIR [--model mlp|cnn|opts|all] [--seed S] [--batch B] [--dtype float64|float32]
            [--run MODEL WEIGHTS INPUTS OUT]...
       Builds a small reference net in torch, and writes to DIR/<model>/:
         weights.safetensors     the state_dict
@@ -21,6 +21,11 @@ Commands
         outputs.npy             B x K outputs
         jacobians.npy           (B*K) x D per-sample input Jacobians, row b*K + k = d y_k / d x_b
                                 (torch.autograd.functional.jacobian, one sample at a time)
+        jvp_u.npy, jvp_out.npy  B x D tangents u and the B x K products J_b u_b (autograd jvp)
+        vjp_v.npy, vjp_out.npy  B x K cotangents v and the B x D products v_b^T J_b (autograd vjp)
+        grads.safetensors       .grad of every parameter (model.named_parameters(), buffers not
+                                included) after backward of sum(v * model(x))
+        param_grad.npy          the same gradients concatenated in parameters() order
         model.json              the architecture (for humans and for the C++ parity test)
   run --model mlp|cnn --weights W.safetensors --inputs X.npy --out Y.npy
       Loads W (e.g. written by jacnet) into the reference net with load_state_dict(strict=True)
@@ -170,8 +175,16 @@ def build_model(kind):
             nn.Conv2d(3, 4, 3, stride=1, padding=0), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(4 * 2 * 2, 5))
         shape = [1, 12, 12]
+    elif kind == "opts":
+        # PyTorch options: Softplus(beta, threshold) (BatchNorm's spread puts its inputs on both
+        # sides of threshold/beta), AvgPool2d with count_include_pad=False and padding, GELU tanh.
+        model = nn.Sequential(
+            nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Softplus(beta=2.0, threshold=3.0),
+            nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), nn.Flatten(),
+            nn.Linear(3 * 4 * 4, 10), nn.GELU(approximate="tanh"), nn.Linear(10, 4))
+        shape = [2, 8, 8]
     else:
-        raise ValueError(f"unknown model {kind!r} (mlp or cnn)")
+        raise ValueError(f"unknown model {kind!r} (mlp, cnn or opts)")
     return model, shape
 
 
@@ -183,8 +196,13 @@ def write_fixtures(kind, out_dir, seed, batch, dtype):
         for m in model.modules():
             if getattr(m, "bias", None) is not None:
                 m.bias.uniform_(-0.5, 0.5)
+            if kind == "opts" and isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.mul_(3.0)  # Jacobian entries well above rounding level
             if isinstance(m, nn.BatchNorm2d):  # non-trivial affine map and statistics
-                m.weight.uniform_(0.5, 1.5)
+                if kind == "opts":  # a wide spread: Softplus inputs on both sides of 1.5
+                    m.weight.uniform_(1.0, 3.0)
+                else:
+                    m.weight.uniform_(0.5, 1.5)
                 m.running_mean.uniform_(-0.3, 0.3)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(100)
@@ -198,6 +216,17 @@ def write_fixtures(kind, out_dir, seed, batch, dtype):
         jac.append(j.reshape(j.shape[0], -1))
     jac = torch.cat(jac, 0)                                   # [B*K, D]
 
+    # Products and parameter gradients (eval mode: samples are independent, so the batch
+    # function's jvp/vjp are the per-sample products).
+    u = torch.randn_like(x)
+    v = torch.randn_like(y)
+    _, ju = torch.autograd.functional.jvp(model, x, u)
+    _, vj = torch.autograd.functional.vjp(model, x, v)
+    model.zero_grad()
+    (v * model(x)).sum().backward()
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+    packed = torch.cat([p.grad.detach().flatten() for p in model.parameters()])
+
     d = os.path.join(out_dir, kind)
     os.makedirs(d, exist_ok=True)
     # Keep num_batches_tracked (int64) as torch's own state_dict has it: jacnet must skip it.
@@ -207,6 +236,12 @@ def write_fixtures(kind, out_dir, seed, batch, dtype):
     np.save(os.path.join(d, "inputs.npy"), x.reshape(batch, -1).numpy())
     np.save(os.path.join(d, "outputs.npy"), y.numpy())
     np.save(os.path.join(d, "jacobians.npy"), jac.numpy())
+    np.save(os.path.join(d, "jvp_u.npy"), u.reshape(batch, -1).numpy())
+    np.save(os.path.join(d, "jvp_out.npy"), ju.detach().numpy())
+    np.save(os.path.join(d, "vjp_v.npy"), v.numpy())
+    np.save(os.path.join(d, "vjp_out.npy"), vj.detach().reshape(batch, -1).numpy())
+    save_safetensors(grads, os.path.join(d, "grads.safetensors"))
+    np.save(os.path.join(d, "param_grad.npy"), packed.numpy().reshape(1, -1))
     with open(os.path.join(d, "model.json"), "w") as f:
         json.dump({"model": kind, "input_shape": shape, "batch": batch, "seed": seed,
                    "dtype": str(dtype), "layers": [repr(m) for m in model]}, f, indent=1)
@@ -237,7 +272,7 @@ def main(argv=None):
     c.add_argument("--dtype", choices=["float32", "float64"], default=None)
     fx = sub.add_parser("fixtures", help="reference nets, inputs, outputs, Jacobians")
     fx.add_argument("--out", required=True)
-    fx.add_argument("--model", choices=["mlp", "cnn", "all"], default="all")
+    fx.add_argument("--model", choices=["mlp", "cnn", "opts", "all"], default="all")
     fx.add_argument("--seed", type=int, default=0)
     fx.add_argument("--batch", type=int, default=4)
     fx.add_argument("--dtype", choices=["float32", "float64"], default="float64")
@@ -245,7 +280,7 @@ def main(argv=None):
                     metavar=("MODEL", "WEIGHTS", "INPUTS", "OUT"),
                     help="also do `run` (saves a second torch start-up)")
     r = sub.add_parser("run", help="load a safetensors file into a reference net, run inputs")
-    r.add_argument("--model", choices=["mlp", "cnn"], required=True)
+    r.add_argument("--model", choices=["mlp", "cnn", "opts"], required=True)
     r.add_argument("--weights", required=True)
     r.add_argument("--inputs", required=True, help=".npy, B x D")
     r.add_argument("--out", required=True, help=".npy for the B x K outputs")
@@ -272,7 +307,7 @@ def main(argv=None):
     dtype = getattr(torch, a.dtype)
     if a.batch < 1:
         sys.exit("export_torch.py: --batch must be >= 1")
-    for kind in (["mlp", "cnn"] if a.model == "all" else [a.model]):
+    for kind in (["mlp", "cnn", "opts"] if a.model == "all" else [a.model]):
         write_fixtures(kind, a.out, a.seed, a.batch, dtype)
     for kind, weights, inputs, out in a.run:
         run_model(kind, weights, inputs, out)

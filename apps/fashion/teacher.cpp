@@ -1,4 +1,5 @@
 // apps/fashion/teacher.cpp — the cached teachers (protocols.hpp).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -85,16 +86,34 @@ TeacherNet teacher_for(Context& ctx, const std::string& file, const Data& train,
       train::FitOptions o{.epochs = c.teacher_epochs, .batch_size = c.batch, .seed = kFitSeed};
       o.progress.label = label;
       o.progress.quiet = c.quiet;
+      // Checkpoints inside the teacher's training (train/checkpoint.hpp): about 8 per epoch and
+      // at least one a minute, in <out>/<file>.ckpt, tagged with the training record. --resume
+      // continues from it (bitwise the teacher of an uninterrupted run); without --resume a
+      // left-over file is overwritten. Removed once the cache is written.
+      const fs::path ckpt = c.out / (file + ".ckpt");
+      const Index batches = (train.X.rows() + c.batch - 1) / c.batch;
+      o.checkpoint.path = ckpt;
+      o.checkpoint.every_steps = std::max<Index>(1, batches / 8);
+      o.checkpoint.every_seconds = 60.0;
+      o.checkpoint.at_end = true;
+      o.checkpoint.resume = c.resume;
+      o.checkpoint.tag = training.dump();
+      fs::create_directories(c.out);
       const auto t0 = std::chrono::steady_clock::now();
-      train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(kLr), train.X, train.y,
-                 o);
+      const auto hist = train::fit(net, losses::CrossEntropy{}, opt,
+                                   train::Schedule::constant(kLr), train.X, train.y, o);
+      if (hist.resumed_at >= 0 && !c.quiet)
+        std::cerr << "[" << label << "] resumed from " << ckpt.string() << " at batch "
+                  << hist.resumed_at << "\n";
       // Weights first, then the record: a kill between the two leaves a cache without a record,
-      // which is retrained.
+      // which is retrained (or, with --resume, taken from the finished checkpoint).
       fs::remove(meta);
       io::save_weights(net, weights);
       io::write_file_atomic(meta, json{{"training", training}}.dump(2) + "\n");
+      fs::remove(ckpt);
       log["cached"] = false;
       log["reason"] = why;
+      log["resumed_at_batch"] = hist.resumed_at;
       log["train_seconds"] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }

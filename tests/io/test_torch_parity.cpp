@@ -1,19 +1,28 @@
 // PyTorch parity: nets built and initialized in PyTorch (double), exported by
-// scripts/export_torch.py, loaded into the matching jacnet nets; outputs and per-sample input
-// Jacobians must agree to 1e-10. The reverse direction too: a jacnet-written safetensors file is
-// loaded by torch (load_state_dict, strict) and gives jacnet's outputs.
-// Needs python3 with torch at run time; without it the test reports a warning and passes.
+// scripts/export_torch.py, loaded into the matching jacnet nets; outputs, per-sample input
+// Jacobians, JVPs, VJPs and parameter gradients (the trainable ones, compared with torch's .grad
+// name by name and packed in parameters() order — BatchNorm's buffers left out the documented way,
+// nn/trainable.hpp) must agree to 1e-10 (gradients: 1e-10 relative to their largest entry when
+// that exceeds 1). Nets: an MLP, a CNN (BatchNorm, pooling, ReLU, Tanh) and one with PyTorch's
+// options (Softplus(beta=2, threshold=3) with inputs on both sides of the threshold, AvgPool2d with
+// padding and count_include_pad=False, GELU(approximate='tanh'), BatchNorm). The reverse direction
+// too: a jacnet-written safetensors file is loaded by torch (load_state_dict, strict) and gives
+// jacnet's outputs. Needs python3 with torch at run time (/usr/bin/python3 with python3-torch,
+// or $JACNET_PYTHON); without it the test cases are SKIPPED (JACNET_SKIP), never passed.
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 
 #include "support/skip.hpp"
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "jacnet/io/npy.hpp"
+#include "jacnet/io/safetensors.hpp"
 #include "jacnet/io/weights.hpp"
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/batchnorm.hpp"
@@ -23,6 +32,7 @@
 #include "jacnet/nn/modes.hpp"
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "jacnet/nn/trainable.hpp"
 #include "temp_dir.hpp"
 
 using namespace jacnet;
@@ -102,6 +112,53 @@ void check_against_torch(Net& net, const std::filesystem::path& d) {
   CHECK(Yt.cwiseAbs().maxCoeff() > 0.1);
   CHECK(Jt.cwiseAbs().maxCoeff() > 0.01);
 
+  // JVP, VJP and parameter gradients of <v, y(x)>, against torch.autograd.
+  const Matrix<double> U = io::read_npy<double>(d / "jvp_u.npy").matrix();
+  const Matrix<double> JUt = io::read_npy<double>(d / "jvp_out.npy").matrix();
+  const Matrix<double> V = io::read_npy<double>(d / "vjp_v.npy").matrix();
+  const Matrix<double> VJt = io::read_npy<double>(d / "vjp_out.npy").matrix();
+  const double eu = max_abs_diff(nn::jvp(net, X, U), JUt);
+  const double ev = max_abs_diff(nn::vjp(net, X, V), VJt);
+  Vector<double> g;
+  Matrix<double> Xbar;
+  nn::param_gradient(net, X, V, g, &Xbar);
+  const double ex = max_abs_diff(Xbar, VJt);
+  INFO(d.filename().string() << ": max |Ju - Ju_torch| = " << eu << ", max |vJ - vJ_torch| = "
+                             << ev << ", max |dX - x.grad| = " << ex);
+  CHECK(eu <= 1e-10);
+  CHECK(ev <= 1e-10);
+  CHECK(ex <= 1e-10);
+  CHECK(JUt.cwiseAbs().maxCoeff() > 0.01);
+  CHECK(VJt.cwiseAbs().maxCoeff() > 0.01);
+
+  // Parameter gradients without buffer slots: name by name against .grad, then packed.
+  const auto grads = io::SafetensorsFile::read(d / "grads.safetensors");
+  const auto views = nn::trainable_view(net, g.data());
+  CHECK(views.size() == grads.entries().size());  // torch's parameters(): no buffers
+  double gmax = 0.0;
+  for (const auto& p : views) {
+    INFO(d.filename().string() << ": parameter " << p.name);
+    const std::vector<double> t = grads.get<double>(p.name);
+    REQUIRE(t.size() == p.data.size());
+    for (std::size_t i = 0; i < t.size(); ++i) gmax = std::max(gmax, std::abs(t[i]));
+    double e = 0.0;
+    for (std::size_t i = 0; i < t.size(); ++i) e = std::max(e, std::abs(p.data[i] - t[i]));
+    CHECK(e <= 1e-10 * std::max(1.0, gmax));
+  }
+  CHECK(gmax > 0.01);
+  const Vector<double> packed = nn::gather_trainable(net, g);
+  const Matrix<double> Pt = io::read_npy<double>(d / "param_grad.npy").matrix();
+  REQUIRE(Pt.size() == packed.size());
+  CHECK(nn::num_trainable(net) == packed.size());
+  double ep = 0.0;
+  for (Index i = 0; i < packed.size(); ++i) ep = std::max(ep, std::abs(packed[i] - Pt.data()[i]));
+  INFO(d.filename().string() << ": packed gradient max |g - torch| = " << ep);
+  CHECK(ep <= 1e-10 * std::max(1.0, gmax));
+  // The buffer slots of the full-layout gradient are exactly 0.
+  for (const auto& p : net.named_view(g.data()))
+    if (!p.trainable)
+      for (double x : p.data) CHECK(x == 0.0);
+
   // The .npy directory written by numpy holds the same values.
   Net from_npy = net;
   from_npy.params().setZero();
@@ -156,6 +213,60 @@ TEST_CASE("PyTorch-made MLP and CNN load into jacnet and match outputs and Jacob
   const Matrix<double> Yt = io::read_npy<double>(dir / "jacnet_cnn_y.npy").matrix();
   const double e = max_abs_diff(mine.forward(Xm), Yt);
   INFO("jacnet-saved CNN run in torch: max |y - y_torch| = " << e);
+  CHECK(e <= 1e-10);
+  CHECK(Yt.cwiseAbs().maxCoeff() > 0.1);
+}
+
+TEST_CASE("PyTorch options Softplus beta and threshold, GELU tanh, AvgPool without padding counts and BatchNorm gradients match torch",
+          "[io][torch]") {
+  REQUIRE(std::filesystem::exists(script_path()));
+  TempDir dir;
+  using D = double;
+  using Opts = nn::Sequential<nn::Conv2d<D>, nn::BatchNorm2d<D>, nn::Softplus<D>, nn::AvgPool2d<D>,
+                              nn::Flatten<D>, nn::Dense<D>, nn::GELU<D>, nn::Dense<D>>;
+  Opts opts(Shape{2, 8, 8}, nn::Conv2d<D>(2, 3, 3, 1, 1), nn::BatchNorm2d<D>(3),
+            nn::Softplus<D>(2.0, 3.0), nn::AvgPool2d<D>(3, 2, 1, false), nn::Flatten<D>(),
+            nn::Dense<D>(48, 10), nn::GELU<D>(nn::GELUApproximate::Tanh), nn::Dense<D>(10, 4));
+  CHECK(opts.summary().find("Softplus(beta=2, threshold=3)") != std::string::npos);
+  CHECK(opts.summary().find("count_include_pad=false") != std::string::npos);
+  CHECK(opts.summary().find("GELU(approximate='tanh')") != std::string::npos);
+
+  // The reverse direction with these options too: jacnet's weights run in torch.
+  Opts mine = opts;
+  mine.init(4);
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> g;
+  Matrix<double> Xm(3, 128);
+  for (Index i = 0; i < Xm.size(); ++i) Xm.data()[i] = 2.0 * g(rng);
+  io::save_weights(mine, dir / "jacnet_opts.safetensors");
+  io::write_npy(dir / "jacnet_opts_x.npy", Xm);
+
+  const bool ran =
+      run_script("fixtures --out " + quote(dir.path().string()) +
+                     " --model opts --seed 11 --batch 6 --run opts " +
+                     quote((dir / "jacnet_opts.safetensors").string()) + " " +
+                     quote((dir / "jacnet_opts_x.npy").string()) + " " +
+                     quote((dir / "jacnet_opts_y.npy").string()),
+                 dir);
+  if (!ran) {
+    JACNET_SKIP("no python3 with torch and numpy found (set JACNET_PYTHON)");
+  }
+  check_against_torch(opts, dir / "opts");
+
+  // Softplus saw inputs on both sides of its threshold (βx > 3: the identity branch).
+  const Matrix<double> X = io::read_npy<double>(dir / "opts" / "inputs.npy").matrix();
+  nn::Trace<double> trace;
+  opts.forward(X, trace);
+  const Matrix<double>& pre = trace.acts[2];  // input of layer 2, the Softplus
+  Index above = 0, below = 0;
+  for (Index i = 0; i < pre.size(); ++i) (2.0 * pre.data()[i] > 3.0 ? above : below) += 1;
+  INFO("Softplus inputs: " << above << " above the threshold, " << below << " below");
+  CHECK(above >= 10);
+  CHECK(below >= 10);
+
+  const Matrix<double> Yt = io::read_npy<double>(dir / "jacnet_opts_y.npy").matrix();
+  const double e = max_abs_diff(mine.forward(Xm), Yt);
+  INFO("jacnet-saved options net run in torch: max |y - y_torch| = " << e);
   CHECK(e <= 1e-10);
   CHECK(Yt.cwiseAbs().maxCoeff() > 0.1);
 }

@@ -110,3 +110,38 @@ TEST_CASE("evaluate reports bad labels, sizes and σ clearly", "[evaluate]") {
   CHECK_THROWS_WITH(train::accuracy_under_noise(net, X, std::vector<int>{0, 0, 0}, -0.1, 1),
                     Catch::Contains("σ"));
 }
+
+TEST_CASE("first-k-classes accuracy scores only the first k outputs", "[evaluate]") {
+  const auto net = hand_net<double>();
+  Matrix<double> X(4, 2);
+  X << 2, 1,    // z = (2, 1, −3):     first 2 → 0, label 0 ✓ (all 3: 0 ✓)
+      -1, -2,   // z = (−1, −2, 3):    first 2 → 0, label 0 ✓ (all 3: 2 ✗)
+      -3, -1,   // z = (−3, −1, 4):    first 2 → 1, label 1 ✓ (all 3: 2 ✗)
+      1, 2;     // z = (1, 2, −3):     first 2 → 1, label 0 ✗ (all 3: 1 ✗)
+  const std::vector<int> y = {0, 0, 1, 0};
+  const auto all = train::evaluate(net, X, y);
+  CHECK(all.correct == 1);
+  for (const Index bs : {1, 3, 256}) {
+    const auto r = train::evaluate(net, X, y, {.batch_size = bs, .accuracy_outputs = 2});
+    CHECK(r.correct == 3);
+    CHECK(r.accuracy == 0.75);
+    // cross-entropy of the softmax over (z0, z1) only
+    double want = 0.0;
+    const double z[4][2] = {{2, 1}, {-1, -2}, {-3, -1}, {1, 2}};
+    for (int i = 0; i < 4; ++i)
+      want += std::log(std::exp(z[i][0]) + std::exp(z[i][1])) - z[i][y[std::size_t(i)]];
+    CHECK(r.loss == Approx(want / 4).epsilon(1e-13));
+  }
+  // k = the number of outputs is the plain evaluation.
+  const auto k3 = train::evaluate(net, X, y, {.accuracy_outputs = 3});
+  CHECK(k3.correct == all.correct);
+  CHECK(k3.loss == all.loss);
+  // A label outside the first k, a k beyond the outputs, a negative k: errors naming them.
+  CHECK_THROWS_WITH(train::evaluate(net, X, std::vector<int>{0, 0, 2, 0}, {.accuracy_outputs = 2}),
+                    Catch::Contains("label 2 of sample 2") && Catch::Contains("accuracy_outputs"));
+  CHECK_THROWS_WITH(train::evaluate(net, X, y, {.accuracy_outputs = 4}),
+                    Catch::Contains("accuracy_outputs 4 exceeds the net's 3 outputs"));
+  CHECK_THROWS_AS(train::evaluate(net, X, y, {.accuracy_outputs = -1}), ValueError);
+  // Under noise too (σ = 0: the clean result).
+  CHECK(train::evaluate_under_noise(net, X, y, 0.0, 1, {.accuracy_outputs = 2}).correct == 3);
+}

@@ -168,19 +168,110 @@ TEST_CASE("schedules per epoch or per step, on_epoch can stop and record", "[fit
   CHECK(opt2.lr() == Approx(0.1 * std::pow(0.5, 7)));
 }
 
-TEST_CASE("fit writes one progress line per epoch unless quiet", "[fit]") {
+TEST_CASE("fit writes rate-limited progress lines and one summary line", "[fit][progress]") {
   const auto tr = blobs(64, 1);
   auto net = mlp(4, 4, 3, 1);
   train::Adam<double> opt;
+  {
+    // Every epoch on request (the old behaviour), then the summary.
+    std::ostringstream os;
+    train::FitOptions o{.epochs = 2, .batch_size = 32};
+    o.progress.label = "blobs";
+    o.progress.every_epoch = true;
+    o.progress.interval = 1e9;  // no time-based lines
+    o.progress_stream = &os;
+    train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(1e-3), tr.X, tr.y, o);
+    const std::string out = os.str();
+    CHECK(out.find("[blobs] epoch 1/2  64/64  loss ") == 0);
+    CHECK(out.find("[blobs] epoch 2/2  64/64  loss ") != std::string::npos);
+    CHECK(out.find(" acc ") != std::string::npos);
+    CHECK(out.find("[blobs] done: 2 epochs, 4 steps, 128 samples in ") != std::string::npos);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 3);
+  }
+  {
+    // 200 epochs on a frozen clock: no line is due (interval 5 s), only the summary.
+    std::ostringstream os;
+    train::FitOptions o{.epochs = 200, .batch_size = 64};
+    o.progress.label = "few";
+    o.progress.clock = [] { return 100.0; };
+    o.progress_stream = &os;
+    train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(1e-3), tr.X, tr.y, o);
+    const std::string out = os.str();
+    INFO(out);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+    CHECK(out.find("[few] done: 200 epochs, 200 steps, 12800 samples in 0:00") == 0);
+  }
+  {
+    // A clock that advances 1 s per reading, interval 10 s: a line about every 10 readings.
+    std::ostringstream os;
+    double t = 0.0;
+    train::FitOptions o{.epochs = 50, .batch_size = 64};
+    o.progress.clock = [&t] { return t += 1.0; };
+    o.progress.interval = 10.0;
+    o.progress_stream = &os;
+    train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(1e-3), tr.X, tr.y, o);
+    const std::string out = os.str();
+    INFO(out);
+    const auto lines = std::count(out.begin(), out.end(), '\n');
+    CHECK(lines >= 3);
+    CHECK(lines <= 25);  // far fewer than the 50 epochs
+    CHECK(out.find("done: 50 epochs") != std::string::npos);
+  }
+  {
+    std::ostringstream os;
+    train::FitOptions o{.epochs = 2, .batch_size = 32};
+    o.progress.quiet = true;
+    o.progress_stream = &os;
+    train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(1e-3), tr.X, tr.y, o);
+    CHECK(os.str().empty());
+  }
+}
+
+TEST_CASE("fit runs a step count across epochs, and needs exactly one of epochs and steps",
+          "[fit][steps]") {
+  const auto tr = blobs(64, 1);
+  auto net = mlp(4, 4, 3, 1);
+  const auto net0 = net;
+  train::SGD<double> opt({.lr = 0.05});
+  // 4 batches per epoch: 7 steps = one whole epoch and 3 batches of the next.
+  const auto h = train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.05),
+                            tr.X, tr.y, quiet({.steps = 7, .batch_size = 16, .seed = 2}));
+  REQUIRE(h.epochs.size() == 2u);
+  CHECK(h.epochs[0].samples == 64);
+  CHECK(h.epochs[1].samples == 48);
+  CHECK(h.iterations == 7);
+  CHECK(opt.steps() == 7);
+  // The same batches as the first 7 of a 2-epoch run: the first epoch's record is identical.
+  auto net2 = net0;
+  train::SGD<double> opt2({.lr = 0.05});
+  const auto h2 = train::fit(net2, losses::CrossEntropy{}, opt2, train::Schedule::constant(0.05),
+                             tr.X, tr.y, quiet({.epochs = 2, .batch_size = 16, .seed = 2}));
+  CHECK(h2.epochs[0].loss == h.epochs[0].loss);
+  CHECK(h2.epochs[0].accuracy == h.epochs[0].accuracy);
+  CHECK(opt2.steps() == 8);
+
   std::ostringstream os;
-  train::FitOptions o{.epochs = 2, .batch_size = 32};
-  o.progress.label = "blobs";
+  train::FitOptions o{.steps = 5, .batch_size = 16};
+  o.progress.every_epoch = true;
   o.progress_stream = &os;
-  train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(1e-3), tr.X, tr.y, o);
-  const std::string out = os.str();
-  CHECK(out.find("[blobs] epoch 1/2  64/64  loss ") == 0);
-  CHECK(out.find("[blobs] epoch 2/2  64/64  loss ") != std::string::npos);
-  CHECK(out.find(" acc ") != std::string::npos);
+  train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.05), tr.X, tr.y, o);
+  CHECK(os.str().find("step 4/5  epoch 1  loss ") == 0);
+  CHECK(os.str().find("step 5/5  epoch 2  loss ") != std::string::npos);
+  CHECK(os.str().find("done: 2 epochs, 5 steps, 80 samples") != std::string::npos);
+
+  CHECK_THROWS_WITH(train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.05),
+                               tr.X, tr.y, quiet({})),
+                    Catch::Contains("nothing to train") && Catch::Contains("both 0"));
+  CHECK_THROWS_WITH(train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.05),
+                               tr.X, tr.y, quiet({.epochs = 2, .steps = 3})),
+                    Catch::Contains("mutually exclusive"));
+  CHECK_THROWS_AS(train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.05),
+                             tr.X, tr.y, quiet({.steps = -1})),
+                  ValueError);
+  CHECK_THROWS_WITH(
+      train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.05), tr.X, tr.y,
+                 quiet({.epochs = 1, .batch_size = 100, .drop_last = true})),
+      Catch::Contains("no batch in an epoch"));
 }
 
 TEST_CASE("fit stops with a clear error when the loss diverges or sizes disagree", "[fit]") {
@@ -194,11 +285,11 @@ TEST_CASE("fit stops with a clear error when the loss diverges or sizes disagree
   train::Adam<double> a;
   const std::vector<int> short_y(10, 0);
   CHECK_THROWS_WITH(train::fit(student, losses::CrossEntropy{}, a, train::Schedule::constant(1e-3),
-                               tr.X, short_y, quiet({})),
+                               tr.X, short_y, quiet({.epochs = 1})),
                     Catch::Contains("64 samples but 10 labels"));
   const auto data = losses::TeacherData<double>::record(teacher, blobs(10, 1).X, false);
   CHECK_THROWS_AS(train::fit(student, losses::OutputMatch{}, a, train::Schedule::constant(1e-3),
-                             tr.X, {}, data, quiet({})),
+                             tr.X, {}, data, quiet({.epochs = 1})),
                   ShapeError);
 }
 

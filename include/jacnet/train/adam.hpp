@@ -14,6 +14,9 @@
 //   opt.step(net.params(), grads);
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
@@ -51,6 +54,22 @@ class Adam : public detail::OptimizerBase<T> {
   /// First and second moment estimates m, v (empty before the first step).
   const Vector<T>& first_moment() const { return m_; }
   const Vector<T>& second_moment() const { return v_; }
+
+  /// The options that shape the update (checkpoints compare it; the rate is the schedule's).
+  std::string describe() const {
+    return std::string(this->name_) + "(beta1=" + detail::fmt_exact(opt_.beta1) +
+           ", beta2=" + detail::fmt_exact(opt_.beta2) + ", eps=" + detail::fmt_exact(opt_.eps) +
+           ", weight_decay=" + detail::fmt_exact(opt_.weight_decay) +
+           ", amsgrad=" + (opt_.amsgrad ? "true" : "false") + ")";
+  }
+  /// The state a checkpoint stores: m, v and (amsgrad) max v (empty before the first step).
+  std::vector<std::pair<std::string, const Vector<T>*>> state_vectors() const {
+    return {{"exp_avg", &m_}, {"exp_avg_sq", &v_}, {"max_exp_avg_sq", &vmax_}};
+  }
+  /// Restores steps() and the moments saved from state_vectors().
+  void restore_state(std::int64_t steps, const std::vector<std::pair<std::string, Vector<T>>>& v) {
+    this->restore_vectors(steps, v, {{"exp_avg", &m_}, {"exp_avg_sq", &v_}, {"max_exp_avg_sq", &vmax_}});
+  }
 
   /// Forget the moments and the step count.
   void reset() {

@@ -9,6 +9,10 @@
 // Noise: each input entry gets x + σ·z with z ~ N(0, 1) drawn from train::Random(seed) row by
 // row, entry by entry, so the noisy data set — and the result — does not depend on batch_size;
 // σ = 0 gives exactly the clean accuracy. No clipping (the inputs may be normalized).
+// First k classes (EvalOptions::accuracy_outputs = k > 0, as FitOptions::accuracy_outputs in
+// training): only the first k outputs are scored — argmax over Z_n0..Z_n(k−1), and the
+// cross-entropy of the softmax over those k — e.g. a net with extra heads, or a task on the first
+// k classes of a wider net; every label must then be < k.
 //
 //   auto r = train::evaluate(net, test.images, test.labels);        // r.accuracy, r.loss
 //   double a = train::accuracy_under_noise(net, test.images, test.labels, 0.2, seed);
@@ -35,6 +39,7 @@ concept ForwardNet = requires(const N& net, const Matrix<typename N::Scalar>& X,
 
 struct EvalOptions {
   Index batch_size = 256;
+  Index accuracy_outputs = 0;  ///< score only the first k outputs (0: all)
 };
 
 struct EvalResult {
@@ -47,14 +52,16 @@ struct EvalResult {
 namespace detail {
 
 /// Adds the batch's correct count and summed cross-entropy; Z is B x C, labels B entries.
+/// k > 0 scores only the first k outputs (the classes 0..k−1).
 template <class T>
 void score_batch(const Matrix<T>& Z, std::span<const int> labels, Index first, Index& correct,
-                 double& loss_sum) {
-  const Index C = Z.cols();
+                 double& loss_sum, Index k = 0) {
+  const Index C = k > 0 ? k : Z.cols();
   for (Index r = 0; r < Z.rows(); ++r) {
     const int y = labels[static_cast<std::size_t>(first + r)];
     JACNET_CHECK(y >= 0 && y < C, ValueError, "train::evaluate", "label ", y, " of sample ",
-                 first + r, " is outside the net's ", C, " classes");
+                 first + r, " is outside the ", C, k > 0 ? " classes scored (accuracy_outputs)"
+                                                         : " classes of the net");
     Index best = 0;
     for (Index c = 1; c < C; ++c)
       if (Z(r, c) > Z(r, best)) best = c;
@@ -68,10 +75,13 @@ void score_batch(const Matrix<T>& Z, std::span<const int> labels, Index first, I
 
 /// Runs the net over X in batches; `fill(first, rows, Xb)` writes the batch inputs.
 template <ForwardNet Net, class Fill>
-EvalResult evaluate_batches(const Net& net, Index N, std::span<const int> labels, Index batch,
-                            Fill&& fill) {
+EvalResult evaluate_batches(const Net& net, Index N, std::span<const int> labels,
+                            const EvalOptions& opt, Fill&& fill) {
   using T = typename Net::Scalar;
+  const Index batch = opt.batch_size;
   JACNET_CHECK(batch > 0, ValueError, "train::evaluate", "batch size ", batch, " is not positive");
+  JACNET_CHECK(opt.accuracy_outputs >= 0, ValueError, "train::evaluate", "accuracy_outputs ",
+               opt.accuracy_outputs, " is negative");
   JACNET_CHECK(N == static_cast<Index>(labels.size()), ShapeError, "train::evaluate", N,
                " samples but ", labels.size(), " labels");
   JACNET_CHECK(N > 0, ValueError, "train::evaluate", "empty data set");
@@ -83,7 +93,10 @@ EvalResult evaluate_batches(const Net& net, Index N, std::span<const int> labels
     const Index rows = std::min(batch, N - first);
     fill(first, rows, Xb);
     net.forward(Xb, trace);
-    score_batch(trace.output(), labels, first, r.correct, loss_sum);
+    JACNET_CHECK(opt.accuracy_outputs <= trace.output().cols(), ValueError, "train::evaluate",
+                 "accuracy_outputs ", opt.accuracy_outputs, " exceeds the net's ",
+                 trace.output().cols(), " outputs");
+    score_batch(trace.output(), labels, first, r.correct, loss_sum, opt.accuracy_outputs);
   }
   r.samples = N;
   r.accuracy = static_cast<double>(r.correct) / static_cast<double>(N);
@@ -99,7 +112,7 @@ EvalResult evaluate(const Net& net, const Matrix<typename Net::Scalar>& X,
                     std::span<const int> labels, EvalOptions opt = {}) {
   using T = typename Net::Scalar;
   return detail::evaluate_batches(
-      net, X.rows(), labels, opt.batch_size,
+      net, X.rows(), labels, opt,
       [&](Index first, Index rows, Matrix<T>& Xb) { Xb = X.middleRows(first, rows); });
 }
 
@@ -113,7 +126,7 @@ EvalResult evaluate_under_noise(const Net& net, const Matrix<typename Net::Scala
                "noise σ = ", sigma, " must be finite and non-negative");
   Random rng(seed);
   return detail::evaluate_batches(
-      net, X.rows(), labels, opt.batch_size, [&](Index first, Index rows, Matrix<T>& Xb) {
+      net, X.rows(), labels, opt, [&](Index first, Index rows, Matrix<T>& Xb) {
         Xb.resize(rows, X.cols());
         for (Index r = 0; r < rows; ++r)
           for (Index c = 0; c < X.cols(); ++c)

@@ -21,6 +21,24 @@
 // `on_nonfinite = NonFinite::skip` the batch is skipped instead (no optimizer step; counted in
 // EpochRecord::skipped, left out of the epoch's means).
 //
+// Length: FitOptions::epochs (whole epochs) or FitOptions::steps (that many batches, across
+// epochs in the same seeded order; the last epoch's record is then partial: see its `samples`).
+// Exactly one of them must be positive: both 0 is an error (not a silent no-op), both set too.
+// A skipped batch (NonFinite::skip) counts as a step of the run's length but not as an optimizer
+// step (History::iterations counts batches, opt.steps() optimizer steps).
+//
+// Progress: a line every ProgressOptions::interval seconds (default 5; in place on a terminal)
+// and one summary line per run (train/progress.hpp), on rank 0.
+//
+// Checkpoints (FitOptions::checkpoint, train/checkpoint.hpp): every K batches and/or S seconds
+// (and at the end) fit writes the run's whole state atomically; with `resume = true` it
+// continues from the file if there is one (its identity fields — net, parameter count,
+// optimizer, loss, schedule, batch size, data size and hash, seed, length, tag — must match the
+// run's, else an IoError names the file and the field), and the resumed run ends with bitwise
+// the parameters, optimizer state and records of an uninterrupted one (EpochRecord::seconds
+// aside). on_epoch runs again for an epoch whose end was not yet in the checkpoint. One process
+// only (a communicator with more than one rank and a checkpoint path is an error).
+//
 // Data-parallel (pass a communicator last: dist::Communicator over MPI, see docs/dist.md): every
 // rank holds the whole training set and runs the same global batch sequence; rank r takes the
 // shard dist::shard(B, r, P) of each global batch, the shard gradients (scaled by b_r/B), loss,
@@ -44,8 +62,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <iostream>
+#include <limits>
+#include <random>
 #include <span>
 #include <sstream>
 #include <string>
@@ -60,34 +81,13 @@
 #include "jacnet/dist/serial.hpp"
 #include "jacnet/losses/loss.hpp"
 #include "jacnet/train/batches.hpp"
+#include "jacnet/train/checkpoint.hpp"
+#include "jacnet/train/history.hpp"
 #include "jacnet/train/optimizer.hpp"
 #include "jacnet/train/progress.hpp"
 #include "jacnet/train/schedule.hpp"
 
 namespace jacnet::train {
-
-/// One epoch of a fit.
-struct EpochRecord {
-  std::int64_t epoch = 0;
-  double lr = 0.0;            ///< rate at the epoch's first step
-  double loss = NAN;          ///< mean of the total loss over the epoch's samples
-  std::vector<double> terms;  ///< mean unweighted value of each term (History::term_names)
-  double accuracy = NAN;      ///< running training accuracy (outputs before each step)
-  Index samples = 0;
-  Index skipped = 0;  ///< batches skipped for a non-finite loss or gradient (NonFinite::skip)
-  double seconds = 0.0;
-  double val_loss = NAN;  ///< for on_epoch to fill (fit leaves them NaN)
-  double val_accuracy = NAN;
-};
-
-struct History {
-  std::vector<std::string> term_names;
-  std::vector<EpochRecord> epochs;
-  const EpochRecord& last() const {
-    JACNET_CHECK(!epochs.empty(), ValueError, "train::History::last", "no epoch was run");
-    return epochs.back();
-  }
-};
 
 /// A non-finite loss, term value or gradient during training (message: step, term, parameter).
 struct NonFiniteError : ValueError {
@@ -101,7 +101,8 @@ enum class NonFinite {
 };
 
 struct FitOptions {
-  std::int64_t epochs = 1;
+  std::int64_t epochs = 0;  ///< whole epochs to run, or
+  std::int64_t steps = 0;   ///< batches to run (exactly one of epochs and steps is positive)
   Index batch_size = 128;
   std::uint64_t seed = 0;  ///< batch order and the loss workspace's random draws
   bool drop_last = false;
@@ -110,6 +111,7 @@ struct FitOptions {
   NonFinite on_nonfinite = NonFinite::stop;
   ProgressOptions progress{};
   std::ostream* progress_stream = nullptr;       ///< default std::cerr
+  CheckpointOptions checkpoint{};                ///< checkpoints inside the run, resume
   std::function<bool(EpochRecord&)> on_epoch{};  ///< after each epoch; false stops training
 };
 
@@ -231,6 +233,28 @@ std::string first_nonfinite_term(const L& loss, const Net& net,
   return found;
 }
 
+/// A hash of the training data: X, labels and the teacher (its recorded data, or its net and
+/// parameters).
+template <class T, class Teacher>
+std::uint64_t data_fingerprint(const Matrix<T>& X, std::span<const int> labels,
+                               const Teacher* teacher) {
+  dist::Fingerprint fd;
+  dist::add_data(fd, "X", X);
+  fd.add("labels", static_cast<long long>(labels.size()));
+  fd.add_bytes(labels.data(), labels.size() * sizeof(int));
+  fd.add("teacher", typeid(Teacher).name());
+  if constexpr (is_teacher_data<Teacher>) {
+    dist::add_data(fd, "teacher outputs", teacher->outputs);
+    dist::add_data(fd, "teacher jacobian", teacher->jacobian);
+    for (const auto& a : teacher->activations) dist::add_data(fd, "teacher activations", a);
+  } else if constexpr (!std::is_same_v<Teacher, losses::NoTeacher>) {
+    dist::add_net(fd, *teacher);
+    const auto p = teacher->params();
+    fd.add_bytes(p.data(), static_cast<std::size_t>(p.size()) * sizeof(T));
+  }
+  return fd.value();
+}
+
 /// Data-parallel preconditions: every rank has the same net, loss, optimizer, options and data
 /// (one hash per aspect, compared across ranks; a DistError names the ranks that differ).
 template <class Comm, class Net, class L, class O, class Teacher>
@@ -243,26 +267,209 @@ void check_ranks_agree(const Comm& comm, const Net& net, const L& loss, const O&
   dist::add_loss(fl, loss);
   dist::check_same(comm, "loss (terms and weights)", fl.value());
   fo.add("optimizer", typeid(O).name()).add("lr", opt.lr()).add("steps", opt.steps());
-  fo.add("epochs", o.epochs).add("batch_size", static_cast<long long>(o.batch_size));
+  fo.add("epochs", o.epochs).add("steps", o.steps);
+  fo.add("batch_size", static_cast<long long>(o.batch_size));
   fo.add("seed", o.seed).add("drop_last", o.drop_last).add("per_step", o.schedule_per_step);
   fo.add("accuracy_outputs", static_cast<long long>(o.accuracy_outputs));
   fo.add("on_nonfinite", static_cast<int>(o.on_nonfinite));
   for (std::int64_t t = 0; t < 16; ++t) fo.add("schedule", schedule(t));
   dist::check_same(comm, "optimizer, schedule and fit options", fo.value());
-  dist::add_data(fd, "X", X);
-  fd.add("labels", static_cast<long long>(labels.size()));
-  fd.add_bytes(labels.data(), labels.size() * sizeof(int));
-  fd.add("teacher", typeid(Teacher).name());
-  if constexpr (is_teacher_data<Teacher>) {
-    dist::add_data(fd, "teacher outputs", teacher->outputs);
-    dist::add_data(fd, "teacher jacobian", teacher->jacobian);
-    for (const auto& a : teacher->activations) dist::add_data(fd, "teacher activations", a);
-  } else if constexpr (!std::is_same_v<Teacher, losses::NoTeacher>) {
-    dist::add_net(fd, *teacher);
-    const auto p = teacher->params();
-    fd.add_bytes(p.data(), static_cast<std::size_t>(p.size()) * sizeof(typename Net::Scalar));
+  dist::check_same(comm, "training data (X, labels, teacher)",
+                   data_fingerprint<typename Net::Scalar>(X, labels, teacher));
+}
+
+/// The identity fields of a run's checkpoint: what must match for a resume to continue the same
+/// run (compared in this order, so the first named is the most basic difference).
+template <class Net, losses::LossExpression L, class O, class Teacher>
+std::vector<std::pair<std::string, std::string>> checkpoint_identity(
+    const Net& net, const L& loss, const O& opt, const Schedule& schedule,
+    const Matrix<typename Net::Scalar>& X, std::span<const int> labels, const Teacher* teacher,
+    const FitOptions& o) {
+  using T = typename Net::Scalar;
+  auto one_line = [](std::string s) {
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    for (std::size_t i = 0; (i = s.find('\n', i)) != std::string::npos;) s.replace(i, 1, "; ");
+    return s;
+  };
+  std::string net_desc;
+  if constexpr (requires { net.summary(); })
+    net_desc = one_line(net.summary());
+  else
+    net_desc = typeid(Net).name();
+  std::string loss_desc;
+  loss.for_each_term([&](const auto& t, double w) {
+    loss_desc += (loss_desc.empty() ? "" : " + ") + detail::fmt_exact(w) + "*" + t.name();
+  });
+  dist::Fingerprint fs;
+  for (std::int64_t t = 0; t < 256; ++t) fs.add("lr", schedule(t));
+  char hex[24];
+  std::string opt_desc;
+  if constexpr (StatefulOptimizer<O>) opt_desc = opt.describe();
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(data_fingerprint<T>(X, labels, teacher)));
+  const std::string data_hash = hex;
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fs.value()));
+  auto str = [](auto v) { return std::to_string(v); };
+  return {{"format", std::string(CheckpointData::kFormat)},
+          {"scalar", std::is_same_v<T, float> ? "float" : (std::is_same_v<T, double> ? "double"
+                                                                                     : typeid(T).name())},
+          {"net", net_desc},
+          {"parameters", str(static_cast<long long>(net.num_params()))},
+          {"optimizer", opt_desc},
+          {"batch_size", str(static_cast<long long>(o.batch_size))},
+          {"samples", str(static_cast<long long>(X.rows()))},
+          {"input_size", str(static_cast<long long>(X.cols()))},
+          {"labels", str(labels.size())},
+          {"data_hash", data_hash},
+          {"loss", loss_desc},
+          {"schedule", schedule.str() + (o.schedule_per_step ? " per step" : " per epoch") +
+                           " [" + hex + "]"},
+          {"seed", str(static_cast<unsigned long long>(o.seed))},
+          {"epochs", str(static_cast<long long>(o.epochs))},
+          {"steps", str(static_cast<long long>(o.steps))},
+          {"drop_last", o.drop_last ? "true" : "false"},
+          {"accuracy_outputs", str(static_cast<long long>(o.accuracy_outputs))},
+          {"on_nonfinite", o.on_nonfinite == NonFinite::skip ? "skip" : "stop"},
+          {"tag", one_line(o.checkpoint.tag)}};
+}
+
+/// Where a run stands at a batch boundary (what a checkpoint holds besides parameters,
+/// optimizer and random engine).
+struct FitPosition {
+  std::int64_t epoch = 0;       ///< epoch in progress
+  std::int64_t batch = 0;       ///< batches of it done
+  std::int64_t iterations = 0;  ///< batches done in the run
+  std::int64_t step = 0;        ///< optimizer steps done in the run
+  bool finished = false;
+  // the epoch in progress
+  double loss_sum = 0.0, lr = 0.0, seconds = 0.0;
+  std::vector<double> term_sums;
+  Index correct = 0, done = 0, skipped = 0;
+};
+
+constexpr int kRecordFields = 9;  // + terms
+
+template <class Net, class O, class T>
+CheckpointData make_checkpoint(const std::vector<std::pair<std::string, std::string>>& identity,
+                               const Net& net, const O& opt, const losses::Workspace<T>& ws,
+                               const History& hist, const FitPosition& pos) {
+  CheckpointData c;
+  c.fields = identity;
+  c.set("epoch", std::to_string(pos.epoch));
+  c.set("batch", std::to_string(pos.batch));
+  c.set("iterations", std::to_string(pos.iterations));
+  c.set("optimizer_steps", std::to_string(pos.step));
+  c.set("optimizer_step_count", std::to_string(opt.steps()));
+  c.set("finished", pos.finished ? "1" : "0");
+  c.set("epoch_correct", std::to_string(static_cast<long long>(pos.correct)));
+  c.set("epoch_samples", std::to_string(static_cast<long long>(pos.done)));
+  c.set("epoch_skipped", std::to_string(static_cast<long long>(pos.skipped)));
+  c.set("terms", std::to_string(hist.term_names.size()));
+  c.set("records", std::to_string(hist.epochs.size()));
+  std::ostringstream rng;
+  rng << ws.rng;
+  c.set("loss_rng", rng.str());
+  const auto p = net.params();
+  c.add_array("params", p.data(), static_cast<std::size_t>(p.size()));
+  for (const auto& [name, v] : opt.state_vectors())
+    c.add_array("optimizer." + name, v->data(), static_cast<std::size_t>(v->size()));
+  std::vector<double> state = {opt.lr(), pos.loss_sum, pos.lr, pos.seconds};
+  state.insert(state.end(), pos.term_sums.begin(), pos.term_sums.end());
+  c.add_array("epoch_state", state.data(), state.size());
+  std::vector<double> recs;
+  for (const auto& r : hist.epochs) {
+    const double f[kRecordFields] = {static_cast<double>(r.epoch),   r.lr,
+                                     r.loss,
+                                     r.accuracy,
+                                     static_cast<double>(r.samples), static_cast<double>(r.skipped),
+                                     r.seconds,
+                                     r.val_loss,
+                                     r.val_accuracy};
+    recs.insert(recs.end(), f, f + kRecordFields);
+    JACNET_CHECK(r.terms.size() == hist.term_names.size(), ShapeError, "train::fit",
+                 "epoch record ", r.epoch, " has ", r.terms.size(), " term values, expected ",
+                 hist.term_names.size());
+    recs.insert(recs.end(), r.terms.begin(), r.terms.end());
   }
-  dist::check_same(comm, "training data (X, labels, teacher)", fd.value());
+  c.add_array("records", recs.data(), recs.size());
+  return c;
+}
+
+/// Restores net, optimizer, random engine, history and position from a checkpoint whose
+/// identity was checked; errors name the file and the field.
+template <class Net, class O, class T>
+FitPosition load_checkpoint(const CheckpointData& c, Net& net, O& opt, losses::Workspace<T>& ws,
+                            History& hist, std::int64_t n_epochs, Index batches_per_epoch) {
+  constexpr const char* where = "train::fit";
+  FitPosition pos;
+  auto in_range = [&](const char* field, std::int64_t v, std::int64_t lo, std::int64_t hi) {
+    JACNET_CHECK(lo <= v && v <= hi, IoError, where, "checkpoint '", c.file, "': field '", field,
+                 "' is ", v, ", not in [", lo, ", ", hi, "]");
+    return v;
+  };
+  pos.epoch = in_range("epoch", c.get_int("epoch"), 0, n_epochs);
+  pos.batch = in_range("batch", c.get_int("batch"), 0, batches_per_epoch);
+  pos.iterations = in_range("iterations", c.get_int("iterations"), 0,
+                            std::numeric_limits<std::int64_t>::max());
+  pos.step = in_range("optimizer_steps", c.get_int("optimizer_steps"), 0, pos.iterations);
+  pos.finished = in_range("finished", c.get_int("finished"), 0, 1) == 1;
+  pos.correct = in_range("epoch_correct", c.get_int("epoch_correct"), 0,
+                         std::numeric_limits<std::int64_t>::max());
+  pos.done = in_range("epoch_samples", c.get_int("epoch_samples"), 0,
+                      std::numeric_limits<std::int64_t>::max());
+  pos.skipped = in_range("epoch_skipped", c.get_int("epoch_skipped"), 0, pos.batch);
+  const auto n_terms = static_cast<std::int64_t>(hist.term_names.size());
+  in_range("terms", c.get_int("terms"), n_terms, n_terms);
+  const std::int64_t n_records = in_range("records", c.get_int("records"), 0, pos.epoch + 1);
+
+  const auto params = c.get_array<T>("params", net.num_params());
+  auto p = net.params();
+  for (Index i = 0; i < p.size(); ++i) p[i] = params[static_cast<std::size_t>(i)];
+  std::vector<std::pair<std::string, Vector<T>>> vecs;
+  for (const auto& [name, v] : opt.state_vectors()) {
+    const auto a = c.get_array<T>("optimizer." + name);
+    JACNET_CHECK(a.empty() || static_cast<Index>(a.size()) == net.num_params(), IoError, where,
+                 "checkpoint '", c.file, "': array 'optimizer.", name, "' has ", a.size(),
+                 " entries, the net has ", net.num_params(), " parameters");
+    Vector<T> x(static_cast<Index>(a.size()));
+    for (Index i = 0; i < x.size(); ++i) x[i] = a[static_cast<std::size_t>(i)];
+    vecs.emplace_back(name, std::move(x));
+  }
+  opt.restore_state(in_range("optimizer_step_count", c.get_int("optimizer_step_count"), pos.step,
+                             std::numeric_limits<std::int64_t>::max()),
+                    vecs);
+  const auto state = c.get_array<double>("epoch_state", 4 + n_terms);
+  opt.set_lr(state[0]);
+  pos.loss_sum = state[1];
+  pos.lr = state[2];
+  pos.seconds = state[3];
+  pos.term_sums.assign(state.begin() + 4, state.end());
+  {
+    std::istringstream rng(c.get("loss_rng"));
+    rng >> ws.rng;
+    JACNET_CHECK(!rng.fail(), IoError, where, "checkpoint '", c.file,
+                 "': field 'loss_rng' is not a std::mt19937_64 state");
+  }
+  const auto recs = c.get_array<double>("records", n_records * (kRecordFields + n_terms));
+  hist.epochs.clear();
+  for (std::int64_t i = 0; i < n_records; ++i) {
+    const double* f = recs.data() + i * (kRecordFields + n_terms);
+    EpochRecord r;
+    r.epoch = static_cast<std::int64_t>(f[0]);
+    r.lr = f[1];
+    r.loss = f[2];
+    r.accuracy = f[3];
+    r.samples = static_cast<Index>(f[4]);
+    r.skipped = static_cast<Index>(f[5]);
+    r.seconds = f[6];
+    r.val_loss = f[7];
+    r.val_accuracy = f[8];
+    r.terms.assign(f + kRecordFields, f + kRecordFields + n_terms);
+    hist.epochs.push_back(std::move(r));
+  }
+  hist.iterations = pos.iterations;
+  hist.resumed_at = pos.iterations;
+  return pos;
 }
 
 template <class Net, losses::LossExpression L, Optimizer O, class Teacher, class Comm>
@@ -278,6 +485,12 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
   constexpr const char* where = "train::fit";
   const Index N = X.rows();
   JACNET_CHECK(o.epochs >= 0, ValueError, where, "epochs ", o.epochs, " is negative");
+  JACNET_CHECK(o.steps >= 0, ValueError, where, "steps ", o.steps, " is negative");
+  JACNET_CHECK(o.epochs == 0 || o.steps == 0, ValueError, where, "FitOptions::epochs (", o.epochs,
+               ") and FitOptions::steps (", o.steps,
+               ") are mutually exclusive: set one of them");
+  JACNET_CHECK(o.epochs > 0 || o.steps > 0, ValueError, where,
+               "nothing to train: FitOptions::epochs and FitOptions::steps are both 0 (set one)");
   JACNET_CHECK(N > 0, ValueError, where, "empty training set");
   JACNET_CHECK(labels.empty() || static_cast<Index>(labels.size()) == N, ShapeError, where, N,
                " samples but ", labels.size(), " labels");
@@ -285,6 +498,18 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
     JACNET_CHECK(teacher->outputs.rows() == N, ShapeError, where, "TeacherData has ",
                  teacher->outputs.rows(), " samples, the training set has ", N,
                  " (record it on the same rows)");
+  const CheckpointOptions& ck = o.checkpoint;
+  const bool checkpointing = !ck.path.empty();
+  JACNET_CHECK(ck.every_steps >= 0 && ck.every_seconds >= 0.0, ValueError, where,
+               "checkpoint every_steps ", ck.every_steps, " and every_seconds ", ck.every_seconds,
+               " must be non-negative");
+  JACNET_CHECK(!checkpointing || comm.size() == 1, ValueError, where, "checkpoint '",
+               ck.path.string(), "': checkpoints are written by one process; this run has ",
+               comm.size(), " ranks");
+  if constexpr (!StatefulOptimizer<O>)
+    JACNET_CHECK(!checkpointing, ValueError, where, "checkpoint '", ck.path.string(),
+                 "': the optimizer ", typeid(O).name(),
+                 " cannot save its state (it needs describe, state_vectors, restore_state)");
 
   const int rank = comm.rank(), ranks = comm.size();
   if (ranks > 1) {
@@ -293,32 +518,74 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
   }
 
   Batches batches(N, o.batch_size, o.seed, {.shuffle = true, .drop_last = o.drop_last});
+  const Index nb = batches.num_batches();
+  JACNET_CHECK(nb > 0, ValueError, where, "no batch in an epoch: ", N,
+               " samples with batch_size ", o.batch_size, " and drop_last");
+  const bool by_steps = o.steps > 0;
+  const std::int64_t n_epochs = by_steps ? (o.steps + nb - 1) / nb : o.epochs;
   // Rank 0 draws like a single process; the others get their own streams.
   losses::Workspace<T> ws(o.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(rank));
-  ProgressOptions popt = o.progress;
-  if (!comm.is_root()) popt.quiet = true;
-  Progress progress(o.epochs, batches.samples_per_epoch(), popt,
-                    o.progress_stream ? *o.progress_stream : std::cerr);
   History hist;
   hist.term_names = losses::term_names(loss);
   const std::size_t n_terms = hist.term_names.size();
 
+  FitPosition pos;
+  pos.term_sums.assign(n_terms, 0.0);
+  std::vector<std::pair<std::string, std::string>> identity;
+  bool resumed = false;
+  if (checkpointing) {
+    identity = checkpoint_identity(net, loss, opt, schedule, X, labels, teacher, o);
+    std::error_code ec;
+    if (ck.resume && std::filesystem::exists(ck.path, ec)) {
+      if constexpr (StatefulOptimizer<O>) {
+        const CheckpointData c = read_checkpoint(ck.path);
+        check_identity(c, identity);
+        pos = load_checkpoint(c, net, opt, ws, hist, n_epochs, nb);
+        resumed = true;
+        if (pos.finished) return hist;
+      }
+    }
+  }
+  auto write_checkpoint_now = [&] {
+    if constexpr (StatefulOptimizer<O>) {
+      write_checkpoint(ck.path, make_checkpoint(identity, net, opt, ws, hist, pos));
+      if (ck.on_write) ck.on_write(ck.path, pos.iterations);
+    }
+  };
+  using Clock = std::chrono::steady_clock;
+  auto last_write = Clock::now();
+
+  ProgressOptions popt = o.progress;
+  if (!comm.is_root()) popt.quiet = true;
+  Progress progress(n_epochs, batches.samples_per_epoch(), popt,
+                    o.progress_stream ? *o.progress_stream : std::cerr);
+  if (by_steps) progress.set_steps(o.steps, pos.iterations);
+
   Matrix<T> Xb;
   std::vector<int> yb;
   [[maybe_unused]] losses::TeacherData<T> tb;
-  std::int64_t step = 0;
-  for (std::int64_t e = 0; e < o.epochs; ++e) {
-    const auto t0 = std::chrono::steady_clock::now();
-    progress.start_epoch(e);
-    EpochRecord rec;
-    rec.epoch = e;
-    rec.terms.assign(n_terms, 0.0);
-    double loss_sum = 0.0;
-    Index correct = 0, done = 0, k = 0;
-    if (!o.schedule_per_step) opt.set_lr(schedule(e));
-    rec.lr = o.schedule_per_step ? schedule(step) : opt.lr();
-    for (std::span<const Index> global_idx : batches.epoch(e)) {
-      if (o.schedule_per_step) opt.set_lr(schedule(step));
+  bool stop = false;
+  for (std::int64_t e = pos.epoch; e < n_epochs && !stop; ++e) {
+    // An epoch begun before the checkpoint continues with its sums; otherwise it starts afresh.
+    const bool continuing = resumed && e == pos.epoch && pos.batch > 0;
+    if (!continuing) {
+      pos.epoch = e;
+      pos.batch = 0;
+      pos.loss_sum = 0.0;
+      pos.term_sums.assign(n_terms, 0.0);
+      pos.correct = pos.done = pos.skipped = 0;
+      pos.seconds = 0.0;
+      if (!o.schedule_per_step) opt.set_lr(schedule(e));
+      pos.lr = o.schedule_per_step ? schedule(pos.step) : opt.lr();
+    }
+    const auto t0 = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(pos.seconds));
+    progress.start_epoch(e, pos.done);
+    batches.set_epoch(e);
+    for (; pos.batch < nb && !(by_steps && pos.iterations >= o.steps);) {
+      const Index k = pos.batch;
+      const std::span<const Index> global_idx = batches.batch(k);
+      if (o.schedule_per_step) opt.set_lr(schedule(pos.step));
       // This rank's rows of the global batch (all of them with one rank).
       const auto rows = static_cast<Index>(global_idx.size());
       const dist::Shard sh = dist::shard(rows, rank, ranks);
@@ -355,13 +622,13 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
           const std::string term =
               sh.size() > 0 ? first_nonfinite_term(loss, net, batch, o.seed) : std::string();
           throw NonFiniteError(
-              nonfinite_message(net, r, hist.term_names, step, e, k, rank, ranks, term));
+              nonfinite_message(net, r, hist.term_names, pos.step, e, k, rank, ranks, term));
         }
         const double v = static_cast<double>(r.value);
-        loss_sum += v * static_cast<double>(rows);
+        pos.loss_sum += v * static_cast<double>(rows);
         for (std::size_t i = 0; i < n_terms && i < r.terms.size(); ++i)
-          rec.terms[i] += static_cast<double>(r.terms[i].value) * static_cast<double>(rows);
-        correct += local_correct;
+          pos.term_sums[i] += static_cast<double>(r.terms[i].value) * static_cast<double>(rows);
+        pos.correct += local_correct;
         opt.step(net.params(), r.grad);
         return true;
       };
@@ -374,27 +641,78 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
       } else {
         stepped = run_step(losses::Batch<T, Teacher>(Xb, yspan, *teacher));
       }
-      ++k;
-      if (!stepped) {
-        ++rec.skipped;
-        continue;
+      ++pos.batch;
+      ++pos.iterations;
+      if (stepped) {
+        pos.done += rows;
+        ++pos.step;
+      } else {
+        ++pos.skipped;
       }
-      done += rows;
-      ++step;
-      progress.update(done, loss_sum / static_cast<double>(done),
-                      labels.empty() ? NAN : static_cast<double>(correct) / done);
+      progress.update(pos.done,
+                      pos.done > 0 ? pos.loss_sum / static_cast<double>(pos.done) : NAN,
+                      labels.empty() || pos.done == 0
+                          ? NAN
+                          : static_cast<double>(pos.correct) / static_cast<double>(pos.done),
+                      pos.iterations);
+      if (checkpointing) {
+        const auto now = Clock::now();
+        const bool by_count = ck.every_steps > 0 && pos.iterations % ck.every_steps == 0;
+        const bool by_time = ck.every_seconds > 0.0 &&
+                             std::chrono::duration<double>(now - last_write).count() >=
+                                 ck.every_seconds;
+        if (by_count || by_time) {
+          pos.seconds = std::chrono::duration<double>(now - t0).count();
+          write_checkpoint_now();
+          last_write = Clock::now();
+        }
+      }
     }
-    rec.samples = done;
-    if (done > 0) {
-      rec.loss = loss_sum / static_cast<double>(done);
-      for (auto& t : rec.terms) t /= static_cast<double>(done);
-      if (!labels.empty()) rec.accuracy = static_cast<double>(correct) / static_cast<double>(done);
+    EpochRecord rec;
+    rec.epoch = e;
+    rec.lr = pos.lr;
+    rec.terms = pos.term_sums;
+    rec.samples = pos.done;
+    rec.skipped = pos.skipped;
+    if (pos.done > 0) {
+      rec.loss = pos.loss_sum / static_cast<double>(pos.done);
+      for (auto& t : rec.terms) t /= static_cast<double>(pos.done);
+      if (!labels.empty())
+        rec.accuracy = static_cast<double>(pos.correct) / static_cast<double>(pos.done);
+    } else {
+      for (auto& t : rec.terms) t = NAN;
     }
-    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     progress.end_epoch(rec.loss, rec.accuracy);
     hist.epochs.push_back(std::move(rec));
-    if (o.on_epoch && !o.on_epoch(hist.epochs.back())) break;
+    if (o.on_epoch && !o.on_epoch(hist.epochs.back())) stop = true;
+    if (by_steps && pos.iterations >= o.steps) stop = true;
+    // The next epoch starts from zero (a checkpoint written now holds position (e + 1, 0)).
+    pos.epoch = e + 1;
+    pos.batch = 0;
+    pos.loss_sum = 0.0;
+    pos.term_sums.assign(n_terms, 0.0);
+    pos.correct = pos.done = pos.skipped = 0;
+    pos.seconds = 0.0;
+    resumed = false;
   }
+  hist.iterations = pos.iterations;
+  if (checkpointing && ck.at_end) {
+    pos.finished = true;
+    write_checkpoint_now();
+  }
+  Index samples = 0, skipped = 0;
+  for (const auto& r : hist.epochs) {
+    samples += r.samples;
+    skipped += r.skipped;
+  }
+  progress.finish({.epochs = static_cast<std::int64_t>(hist.epochs.size()),
+                   .steps = hist.iterations,
+                   .samples = samples,
+                   .skipped = skipped,
+                   .loss = hist.epochs.empty() ? NAN : hist.epochs.back().loss,
+                   .accuracy = hist.epochs.empty() ? NAN : hist.epochs.back().accuracy,
+                   .resumed = hist.resumed_at >= 0});
   return hist;
 }
 

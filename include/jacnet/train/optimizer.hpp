@@ -12,7 +12,10 @@
 #include <Eigen/Core>
 #include <concepts>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
@@ -38,7 +41,29 @@ concept Optimizer = requires(O& o, const O& co, ParamRef<typename O::Scalar> p,
   { co.steps() } -> std::convertible_to<std::int64_t>;
 };
 
+/// An optimizer whose state can be saved and restored (train/checkpoint.hpp, FitOptions::checkpoint):
+///   describe()       the options that shape the update, e.g. "SGD(momentum=0.9, dampening=0,
+///                    weight_decay=0, nesterov=false)" (not the rate: the schedule sets it)
+///   state_vectors()  named views of its state vectors (empty before the first step)
+///   restore_state(steps, vectors)  the inverse: steps() and the vectors, names and sizes checked
+template <class O>
+concept StatefulOptimizer =
+    Optimizer<O> && requires(O& o, const O& co, std::int64_t steps,
+                             const std::vector<std::pair<std::string, Vector<typename O::Scalar>>>& v) {
+  { co.describe() } -> std::convertible_to<std::string>;
+  { co.state_vectors() } -> std::convertible_to<
+      std::vector<std::pair<std::string, const Vector<typename O::Scalar>*>>>;
+  o.restore_state(steps, v);
+};
+
 namespace detail {
+
+/// "%.17g" of a double (exact round trip), for describe().
+inline std::string fmt_exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
 
 /// Shared state of the optimizers: learning rate, mask, step counter and size checks.
 template <class T>
@@ -73,6 +98,34 @@ class OptimizerBase {
       JACNET_CHECK(mask_.size() == params, ShapeError, name_, "step: mask built for ", mask_.size(),
                    " parameters but the parameter vector has ", params);
     return params;
+  }
+
+  /// Restores the step count and the state vectors `want` (name → destination) from `v`: the
+  /// names must be exactly those of `want` (in any order), each vector empty or of one common size.
+  void restore_vectors(std::int64_t steps,
+                       const std::vector<std::pair<std::string, Vector<T>>>& v,
+                       const std::vector<std::pair<std::string, Vector<T>*>>& want) {
+    JACNET_CHECK(steps >= 0, ValueError, name_, "restore_state: step count ", steps,
+                 " is negative");
+    JACNET_CHECK(v.size() == want.size(), ValueError, name_, "restore_state: ", v.size(),
+                 " state vectors given, ", name_, " has ", want.size());
+    Index size = -1;
+    for (const auto& [name, dst] : want) {
+      const Vector<T>* src = nullptr;
+      for (const auto& [n, x] : v)
+        if (n == name) src = &x;
+      JACNET_CHECK(src != nullptr, ValueError, name_, "restore_state: state vector '", name,
+                   "' is missing");
+      if (src->size() > 0) {
+        JACNET_CHECK(size < 0 || size == src->size(), ShapeError, name_, "restore_state: '", name,
+                     "' has ", src->size(), " entries, another state vector has ", size);
+        size = src->size();
+      }
+    }
+    for (const auto& [name, dst] : want)
+      for (const auto& [n, x] : v)
+        if (n == name) *dst = x;
+    steps_ = steps;
   }
 
   const char* name_;

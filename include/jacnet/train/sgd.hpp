@@ -10,6 +10,9 @@
 //   train::SGD<float> opt({.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
 //   opt.step(net.params(), grads);
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
@@ -40,6 +43,22 @@ class SGD : public detail::OptimizerBase<T> {
   const SGDOptions& options() const { return opt_; }
   /// Momentum buffer b (empty before the first step or without momentum).
   const Vector<T>& momentum_buffer() const { return buf_; }
+
+  /// The options that shape the update (checkpoints compare it; the rate is the schedule's).
+  std::string describe() const {
+    return "SGD(momentum=" + detail::fmt_exact(opt_.momentum) +
+           ", dampening=" + detail::fmt_exact(opt_.dampening) +
+           ", weight_decay=" + detail::fmt_exact(opt_.weight_decay) +
+           ", nesterov=" + (opt_.nesterov ? "true" : "false") + ")";
+  }
+  /// The state a checkpoint stores: the momentum buffer (empty before the first step).
+  std::vector<std::pair<std::string, const Vector<T>*>> state_vectors() const {
+    return {{"momentum_buffer", &buf_}};
+  }
+  /// Restores steps() and the momentum buffer saved from state_vectors().
+  void restore_state(std::int64_t steps, const std::vector<std::pair<std::string, Vector<T>>>& v) {
+    this->restore_vectors(steps, v, {{"momentum_buffer", &buf_}});
+  }
 
   /// Forget the momentum buffer and the step count.
   void reset() {
