@@ -115,13 +115,13 @@ template <class A, class B>
 /// The reverse-mode AD scalar. See the file comment.
 template <class T>
 class Var {
-  static_assert(std::is_floating_point_v<T>,
-                "jacnet::Var<T>: T must be float or double. Reverse mode does not nest: "
-                "Var<Dual<...>> (reverse over forward) and Var<Var<...>> (reverse over reverse) "
-                "are not supported. What nests: Dual<Var<T>, N> (forward over reverse, used by "
-                "hessian() and hvp()), Dual<Dual<T>> (forward over forward), and the drivers "
-                "called inside a function being differentiated (gradient, jacrev, vjp, jacobian "
-                "switch to forward mode for AD inputs).");
+  static_assert(detail::is_tape_scalar_v<T>,
+                "jacnet::Var<T>: T must be float, double or Dual<float or double, N>. What nests: "
+                "Var<Dual<T, N>> (reverse over forward, used by hessian() and hvp()), "
+                "Dual<Var<T>, N> (forward over reverse), Dual<Dual<T>> (forward over forward), "
+                "and the drivers called inside a function being differentiated (gradient, jacrev, "
+                "vjp, jacobian switch to forward mode for AD inputs). Var<Var<...>> (reverse over "
+                "reverse) and deeper nestings under a Var are not supported.");
 
  public:
   using rev_scalar = T;
@@ -498,13 +498,13 @@ auto relu(const A& a) {
   return rev::unary(a, x > T(0) ? x : T(0), deriv::relu_d1(x));
 }
 template <rev::Expr A>
-auto leaky_relu(const A& a, rev::scalar_of<A> slope = rev::scalar_of<A>(0.01)) {
+auto leaky_relu(const A& a, real_t<rev::scalar_of<A>> slope = real_t<rev::scalar_of<A>>(0.01)) {
   using T = rev::scalar_of<A>;
   const T x = a.value();
-  return rev::unary(a, x > T(0) ? x : slope * x, deriv::leaky_relu_d1(x, slope));
+  return rev::unary(a, x > T(0) ? x : T(slope * x), T(deriv::leaky_relu_d1(x, slope)));
 }
 template <rev::Expr A>
-auto elu(const A& a, rev::scalar_of<A> alpha = rev::scalar_of<A>(1)) {
+auto elu(const A& a, real_t<rev::scalar_of<A>> alpha = real_t<rev::scalar_of<A>>(1)) {
   const auto vd = deriv::elu_vd(a.value(), alpha);
   return rev::unary(a, vd.f, vd.d);
 }
