@@ -16,6 +16,10 @@
 //   BM_recorded_gradient_*  gradient by replaying a recording (jacnet::ad::record) at x.
 //   BM_gradient<LinEigen|LinLoop>  Σ softplus(X w) with an Eigen product vs scalar loops.
 //   BM_hessian<F, K>  hessian<K>; counter x_hvp = its time / (n · one hvp) (target ≤ 1).
+//   BM_hvp_*          one hvp; counter x_plain.
+//   Peers (optional, when bench/CMakeLists.txt finds them): BM_ceres_jacfwd<F, K> (Ceres' Jet,
+//   counter x_fd as BM_jacfwd), BM_adolc_gradient (ADOL-C tape + gradient, x_plain) and
+//   BM_adolc_replay (gradient on a tape recorded once, x_plain).
 // Both ratios divide thread CPU times measured in the same run (the machine is shared); the plain
 // time is the mean of two medians of 7 batches of ≥ 2 ms, taken just before and just after.
 // Run: bench_ad --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -28,6 +32,34 @@
 
 #include "jacnet/ad/drivers.hpp"
 #include "jacnet/ad/recorded.hpp"
+
+// Optional peers, found by bench/CMakeLists.txt (reported there as not built when absent).
+#ifdef JACNET_BENCH_CERES
+#include <ceres/jet.h>
+#endif
+#ifdef JACNET_BENCH_ADOLC
+#include <adolc/adolc.h>
+// adouble as an Eigen scalar (storage and coefficient access only: the bench functions index
+// their vectors and copy them).
+namespace Eigen {
+template <>
+struct NumTraits<adouble> : NumTraits<double> {
+  using Real = adouble;
+  using NonInteger = adouble;
+  using Nested = adouble;
+  using Literal = adouble;
+  enum {
+    IsComplex = 0,
+    IsInteger = 0,
+    IsSigned = 1,
+    RequireInitialization = 1,
+    ReadCost = 1,
+    AddCost = 3,
+    MulCost = 3
+  };
+};
+}  // namespace Eigen
+#endif
 
 namespace {
 
@@ -42,7 +74,7 @@ struct Rosenbrock {
   template <class X>
   scalar_t<X> operator()(const X& x) const {
     using S = scalar_t<X>;
-    S s = 0.0;
+    S s(0.0);  // direct initialization: Ceres' Jet has an explicit constructor from double
     for (Index i = 0; i + 1 < x.size(); ++i) {
       const S t = x(i + 1) - x(i) * x(i);
       const S u = 1.0 - x(i);
@@ -80,7 +112,7 @@ struct Ode {
       for (Index i = 0; i < n; ++i)
         y(i) = y(i) + (kDt / 6.0) * (k1(i) + 2.0 * k2(i) + 2.0 * k3(i) + k4(i));
     }
-    S s = 0.0;
+    S s(0.0);
     for (Index i = 0; i < n; ++i) s += y(i) * y(i);
     return s;
   }
@@ -247,6 +279,103 @@ void BM_hessian(benchmark::State& state) {
   state.counters["x_hvp"] = per / (double(n) * 0.5 * (hv + hvp_once()));
 }
 
+#ifdef JACNET_BENCH_CERES
+/// Peer: Ceres' Jet<double, K> (forward mode, K tangents in an Eigen fixed vector) computing the
+/// same Jacobian as BM_jacfwd, ⌈N/K⌉ passes; counter x_fd as there.
+template <class F, int K>
+void BM_ceres_jacfwd(benchmark::State& state) {
+  using J = ceres::Jet<double, K>;
+  const Index n = state.range(0);
+  const VectorXd x = input(n);
+  const F f;
+  const double before = plain_seconds(f, x);
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    Vector<J> xj(n);
+    for (Index i = 0; i < n; ++i) xj(i) = J(x(i));
+    Eigen::Matrix<double, 1, Eigen::Dynamic> G(1, n);
+    for (Index c0 = 0; c0 < n; c0 += K) {
+      const int width = static_cast<int>(std::min<Index>(K, n - c0));
+      for (int k = 0; k < width; ++k) xj(c0 + k).v[k] = 1.0;
+      const J y = f(xj);
+      for (int k = 0; k < width; ++k) G(0, c0 + k) = y.v[k];
+      for (int k = 0; k < width; ++k) xj(c0 + k).v[k] = 0.0;
+    }
+    benchmark::DoNotOptimize(G.data());
+  }
+  const double per = (cpu_seconds() - t0) / double(state.iterations());
+  const double plain = 0.5 * (before + plain_seconds(f, x));
+  state.counters["x_fd"] = per / (double(n + 1) * plain);
+  state.counters["plain_us"] = plain * 1e6;
+}
+#endif
+
+#ifdef JACNET_BENCH_ADOLC
+/// Peer: ADOL-C. Records f on tape 1 (trace_on/off, adoubles in an Eigen vector) and evaluates
+/// the gradient with ADOL-C's driver gradient() (zos_forward + fos_reverse on the tape).
+template <class F>
+void adolc_record(const F& f, const VectorXd& x, short tag) {
+  trace_on(tag);
+  Vector<adouble> xa(x.size());
+  for (Index i = 0; i < x.size(); ++i) xa(i) <<= x(i);
+  adouble y = f(xa);
+  double yv = 0.0;
+  y >>= yv;
+  trace_off();
+  benchmark::DoNotOptimize(yv);
+}
+/// Tape + gradient each iteration (what jacnet::gradient does); counter x_plain.
+template <class F>
+void BM_adolc_gradient(benchmark::State& state) {
+  const VectorXd x = input(state.range(0));
+  const F f;
+  VectorXd g(x.size());
+  const double before = plain_seconds(f, x);
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    adolc_record(f, x, 1);
+    gradient(1, static_cast<int>(x.size()), x.data(), g.data());
+    benchmark::DoNotOptimize(g.data());
+  }
+  const double per = (cpu_seconds() - t0) / double(state.iterations());
+  const double plain = 0.5 * (before + plain_seconds(f, x));
+  state.counters["x_plain"] = per / plain;
+}
+/// Replay: f recorded once, then only gradient() on the tape per iteration; counter x_plain.
+template <class F>
+void BM_adolc_replay(benchmark::State& state) {
+  const VectorXd x = input(state.range(0));
+  const F f;
+  VectorXd g(x.size());
+  adolc_record(f, x, 2);
+  const double before = plain_seconds(f, x);
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    gradient(2, static_cast<int>(x.size()), x.data(), g.data());
+    benchmark::DoNotOptimize(g.data());
+  }
+  const double per = (cpu_seconds() - t0) / double(state.iterations());
+  const double plain = 0.5 * (before + plain_seconds(f, x));
+  state.counters["x_plain"] = per / plain;
+}
+#endif
+
+/// One hvp (Var<Dual<double, 1>>: one recording, one sweep); counter x_plain.
+template <class F>
+void BM_hvp(benchmark::State& state) {
+  const VectorXd x = input(state.range(0)), u = VectorXd::Ones(state.range(0));
+  const F f;
+  const double before = plain_seconds(f, x);
+  const double t0 = cpu_seconds();
+  for (auto _ : state) {
+    auto h = jacnet::hvp(f, x, u);
+    benchmark::DoNotOptimize(h.hvp.data());
+  }
+  const double per = (cpu_seconds() - t0) / double(state.iterations());
+  const double plain = 0.5 * (before + plain_seconds(f, x));
+  state.counters["x_plain"] = per / plain;
+}
+
 #define JACNET_SIZES ->Arg(16)->Arg(128)->Arg(1024)->Unit(benchmark::kMicrosecond)
 
 BENCHMARK_TEMPLATE(BM_plain, Rosenbrock) JACNET_SIZES;
@@ -268,6 +397,24 @@ BENCHMARK_TEMPLATE(BM_gradient, LinLoop) JACNET_SIZES;
 BENCHMARK_TEMPLATE(BM_hessian, Rosenbrock, 4) JACNET_HESS_SIZES;
 BENCHMARK_TEMPLATE(BM_hessian, Rosenbrock, 8) JACNET_HESS_SIZES;
 BENCHMARK_TEMPLATE(BM_hessian, Rosenbrock, 16) JACNET_HESS_SIZES;
+BENCHMARK_TEMPLATE(BM_hessian, Ode, 4) JACNET_HESS_SIZES;
+BENCHMARK_TEMPLATE(BM_hessian, Ode, 8) JACNET_HESS_SIZES;
+BENCHMARK_TEMPLATE(BM_hessian, Ode, 16) JACNET_HESS_SIZES;
+BENCHMARK_TEMPLATE(BM_hvp, Rosenbrock) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_hvp, Ode) JACNET_SIZES;
+
+#ifdef JACNET_BENCH_CERES
+BENCHMARK_TEMPLATE(BM_ceres_jacfwd, Rosenbrock, 8) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_ceres_jacfwd, Rosenbrock, 16) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_ceres_jacfwd, Ode, 8) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_ceres_jacfwd, Ode, 16) JACNET_SIZES;
+#endif
+#ifdef JACNET_BENCH_ADOLC
+BENCHMARK_TEMPLATE(BM_adolc_gradient, Rosenbrock) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_adolc_replay, Rosenbrock) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_adolc_gradient, Ode) JACNET_SIZES;
+BENCHMARK_TEMPLATE(BM_adolc_replay, Ode) JACNET_SIZES;
+#endif
 
 }  // namespace
 

@@ -1,9 +1,9 @@
 // Tests of jacnet/ad/custom_rule.hpp: user-given JVP/VJP rules used by every scalar type.
 //  * a dense linear solve y = A⁻¹b with its adjoint solve Aᵀ⁻¹w as VJP: gradient (Var: the VJP),
-//    jacfwd (Dual: the JVP), hessian and hvp (Dual<Var>: both), against the analytic derivative
+//    jacfwd (Dual: the JVP), hessian and hvp (Var<Dual>: the JVP in Duals), against the analytic derivative
 //    and central differences, and across modes;
 //  * an external special function, Bessel J0 (std::cyl_bessel_j), with J0' = −J1 where J1 is a
-//    custom rule too: first and second derivatives in Dual, Var, Dual<Var> and Dual<Dual>;
+//    custom rule too: first and second derivatives in Dual, Var, Var<Dual> and Dual<Dual>;
 //  * wrong-size rule results → ShapeError.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -38,7 +38,7 @@ TEST_CASE("custom rule: dense linear solve with its adjoint solve, every mode", 
   const Eigen::PartialPivLU<MatrixXd> lu(A);
   const MatrixXd Ainv = lu.inverse();
   int vjp_calls = 0, jvp_calls = 0;
-  // f and vjp see plain vectors; the jvp is generic (for Dual<Var> second order it receives Vars).
+  // f and vjp see plain vectors; the jvp is generic (for Var<Dual> second order it receives Duals).
   const auto solve = jacnet::ad::custom_rule(
       [&](const VectorXd& b) { return VectorXd(lu.solve(b)); },
       [&](const auto& /*b*/, const auto& /*y*/, const auto& u) {
@@ -142,7 +142,7 @@ TEST_CASE("custom rule: Bessel J0 with J0' = -J1, J1 a custom rule too, to secon
     gfd(i) = (h(a) - h(b)) / 2e-6;
   }
   CHECK((gf - gfd).norm() <= 1e-8 * ga.norm());
-  CHECK((jacnet::hessian(h, x).hessian - Ha).norm() <= 1e-13 * Ha.norm());  // Dual<Var>
+  CHECK((jacnet::hessian(h, x).hessian - Ha).norm() <= 1e-13 * Ha.norm());  // Var<Dual>
   // Forward over forward (Dual<Dual<double>>): jacfwd of the forward gradient.
   const auto grad_fwd = [&](const auto& v) {
     using S = scalar_t<decltype(v)>;

@@ -1,6 +1,6 @@
 // Tests of jacnet/ad/var.hpp: first derivatives of every function through Var vs the analytic
 // formula and central finite differences (double) at several points incl. edges and kinks;
-// second derivatives through forward-over-reverse nesting (Dual<Var<double>>, via hessian()) vs
+// second derivatives through reverse-over-forward nesting (Var<Dual<double>>, via hessian()) vs
 // analytic; binary functions in all operand combinations; Eigen matrix expressions of Var.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -32,7 +32,7 @@ double rev_d1(const F& f, double x0, double* value = nullptr) {
   return x.adjoint();
 }
 
-/// d²f/dx² at x0 by forward-over-reverse (hessian driver with Dual<Var<double>>).
+/// d²f/dx² at x0 by reverse over forward (hessian driver with Var<Dual<double>>).
 template <class F>
 double rev_d2(const F& f, double x0) {
   Eigen::VectorXd x(1);
@@ -61,7 +61,8 @@ struct UnaryCase {
   std::string name;
   std::function<double(double)> f;  // plain
   std::function<V(const V&)> fv;    // Var (expression converted to Var)
-  std::function<jacnet::Dual<V, 8>(const jacnet::Dual<V, 8>&)> fd;  // for hessian
+  std::function<jacnet::Var<jacnet::Dual<double, 8>>(const jacnet::Var<jacnet::Dual<double, 8>>&)>
+      fd;                                                           // for hessian (Var<Dual>)
   std::function<double(double)> d1;                                 // analytic first derivative
   std::function<double(double)> d2;                                 // analytic second derivative
   std::vector<double> points;                                       // smooth points (FD applies)
@@ -198,7 +199,7 @@ TEST_CASE("first derivatives of every function: Var vs analytic vs central FD", 
   }
 }
 
-TEST_CASE("second derivatives via forward-over-reverse (Dual<Var>) vs analytic", "[var]") {
+TEST_CASE("second derivatives via reverse-over-forward (Var<Dual>, hessian) vs analytic", "[var]") {
   for (const UnaryCase& c : unary_cases()) {
     if (!c.d2) continue;
     for (double x0 : c.points) {

@@ -15,10 +15,14 @@
 //                        (m ≤ n) or n calls of jvp with unit u; then output i is ONE tape
 //                        statement with operands x_j and partials J_ij. The reverse sweep then
 //                        applies exactly Jᵀ·ȳ, as computed by the user's rules.
-// Nesting (Dual<Var<T>> in hessian/hvp, Dual<Dual<T>>): the Dual layer calls jvp with vectors of
-// the inner AD scalar U, so for second order the jvp must be generic over its scalar (written
-// with Eigen ops or other custom rules; a rule can use another rule inside it, e.g. J0' = −J1
-// with J1 a custom rule too). f and vjp are only ever called with plain T.
+//   S = Var<Dual<U, N>>  (reverse over forward: hessian, hvp) y as Duals (f and N jvp calls in
+//                        U), then J(x) in Dual<U, N> from n jvp calls with unit u and Dual x;
+//                        output i is ONE statement with operands x_j and Dual partials J_ij.
+// Nesting (Var<Dual<T>> in hessian/hvp, Dual<Var<T>>, Dual<Dual<T>>): the jvp is then called
+// with vectors of an AD scalar (Dual<T, N> or the inner U), so for second order the jvp must be
+// generic over its scalar (written with Eigen ops or other custom rules; a rule can use another
+// rule inside it, e.g. J0' = −J1 with J1 a custom rule too). f and vjp are only ever called with
+// plain T.
 // Errors: results of the wrong size → ShapeError naming the rule's part and the sizes.
 #include <Eigen/Core>
 #include <type_traits>
@@ -84,6 +88,35 @@ class CustomRule {
         JACNET_CHECK(t.size() == y.size(), ShapeError, "jacnet::ad::custom_rule",
                      "jvp returned size ", t.size(), ", f returned size ", y.size());
         for (Index i = 0; i < y.size(); ++i) r(i).set_d(k, t(i));
+      }
+      return r;
+    } else if constexpr (var_parts<S>::value && dual_parts<typename var_parts<S>::real>::value) {
+      // Var<Dual<U, N>> (reverse over forward, hessian/hvp): the outputs as Duals (f and the JVP
+      // in U), and J(x) as Duals, column j = jvp(x, y, e_j) evaluated in Dual<U, N> (so its
+      // tangents are the directional derivatives of J: the JVP must be generic, as for every
+      // second-order use). Output i = one statement with operands x_j and partials J_ij.
+      using D = typename var_parts<S>::real;
+      const Index n = x.size();
+      Vector<D> xd(n);
+      for (Index i = 0; i < n; ++i) xd(i) = x(i).value();
+      const Vector<D> y = apply(xd);
+      const Index m = y.size();
+      Matrix<D> J(m, n);
+      Vector<D> u = Vector<D>::Zero(n);
+      for (Index j = 0; j < n; ++j) {
+        u(j) = D(1);
+        const Vector<D> col = jvp_(xd, y, u);
+        JACNET_CHECK(col.size() == m, ShapeError, "jacnet::ad::custom_rule", "jvp returned size ",
+                     col.size(), ", f returned size ", m);
+        J.col(j) = col;
+        u(j) = D(0);
+      }
+      Vector<S> r(m);
+      for (Index i = 0; i < m; ++i) {
+        VarStatement<D> st(static_cast<std::size_t>(n));
+        for (Index j = 0; j < n; ++j)
+          if (!J(i, j).is_zero()) st.add(x(j), J(i, j));
+        r(i) = st.finish(y(i));
       }
       return r;
     } else if constexpr (var_parts<S>::value) {

@@ -5,7 +5,7 @@
 // returning an Eigen vector of S (y ∈ Rᵐ) or a scalar S (m = 1):
 //     auto f = [](const auto& x) { using S = typename std::decay_t<decltype(x)>::Scalar; ... };
 // The drivers call it with S = T (plain), Dual<T, K> (forward), Var<T> (reverse) or
-// Dual<Var<T>, K> (second order), T = float or double the scalar of the input x.
+// Var<Dual<T, K>> (second order), T = float or double the scalar of the input x.
 //
 //   jvp(f, x, u)      y and J·u                 one forward pass with Dual<T, 1>
 //   vjp(f, x, v)      y and Jᵀ·v                one recording + one reverse sweep
@@ -14,10 +14,10 @@
 //   jacobian(f, x)    J                         one plain evaluation to learn m, then jacfwd if
 //                                               n ≤ m (inputs ≤ outputs) else jacrev
 //   gradient(f, x)    f, ∇f                     one recording + one sweep (reverse mode)
-//   hessian<K>(f, x)  f, ∇f, ∇²f                ⌈n/K⌉ recordings with Dual<Var<T>, K> + n sweeps:
-//                                               the tangents ∇f·e_k are taped, and the reverse
-//                                               sweep from tangent k gives ∇(∇f·e_k) = H e_k
-//   hvp(f, x, u)      f, ∇f, H·u                one Dual<Var<T>, 1> recording + two sweeps
+//   hessian<K>(f, x)  f, ∇f, ∇²f                ⌈n/K⌉ recordings with Var<Dual<T, K>>, each +
+//                                               one sweep with Dual adjoints: x_i's adjoint is
+//                                               ∂f/∂x_i + Σ_k (H e_k)_i ε_k (reverse over forward)
+//   hvp(f, x, u)      f, ∇f, H·u                one Var<Dual<T, 1>> recording + one sweep
 // Memory: jacfwd holds n Dual<T, K> inputs (the chunk width K bounds it); the reverse drivers
 // hold one recording (statements of f) plus rev_chunk adjoint lanes per statement. The reverse
 // drivers record on this thread's tape and rewind it to where they found it (memory is reused
@@ -384,91 +384,87 @@ GradientResult<typename DX::Scalar> gradient(F&& f, const Eigen::MatrixBase<DX>&
   }
 }
 
-/// f(x), ∇f(x) and ∇²f(x) for a scalar f: ⌈n/Chunk⌉ recordings of f over Dual<Var<T>, Chunk>
-/// (tangents ∂f/∂x_k taped), and for each direction k one reverse sweep from tangent k, which
-/// yields column k of the Hessian. The tape is rewound after each chunk.
+/// f(x), ∇f(x) and ∇²f(x) for a scalar f, by reverse over forward: ⌈n/Chunk⌉ recordings of f
+/// over Var<Dual<T, Chunk>> (chunk c: inputs x_i + Σ_k δ_{i,c+k} ε_k, so every recorded partial
+/// carries its derivatives along the chunk's Chunk directions), each followed by ONE reverse sweep
+/// with Dual adjoints seeded f̄ = 1: the adjoint of x_i is ∂f/∂x_i + Σ_k H_{i,c+k} ε_k, i.e. the
+/// gradient and Chunk columns of the Hessian at once. The tape is rewound after each chunk.
 template <int Chunk = 8, class F, class DX>
 HessianResult<typename DX::Scalar> hessian(F&& f, const Eigen::MatrixBase<DX>& x) {
   static_assert(Chunk >= 1, "hessian: Chunk must be >= 1");
   using T = typename DX::Scalar;
-  using V = Var<T>;
-  using D = Dual<V, Chunk>;
   static_assert(detail::reverse_input_v<T>,
-                "jacnet::hessian: x must hold float or double. Reverse mode does not nest; inside "
-                "a function being differentiated use gradient()/jacfwd() (forward mode for AD "
-                "inputs), or nest jacfwd over jacfwd (Dual<Dual<T>>).");
-  detail::require_generic<std::remove_reference_t<F>, D>();
+                "jacnet::hessian: x must hold float or double. Inside a function being "
+                "differentiated use gradient()/jacfwd() (forward mode for AD inputs), or nest "
+                "jacfwd over jacfwd (Dual<Dual<T>>).");
+  using D = Dual<T, Chunk>;
+  using V = Var<D>;
+  detail::require_generic<std::remove_reference_t<F>, V>();
   detail::check_input(x, "hessian");
   const Index n = x.size();
-  TapeScope<T> scope;
-  Tape<T>& tape = scope.tape();
-  const Vector<V> xv = detail::make_vars<T>(x);
-  const auto after_inputs = tape.mark();
+  TapeScope<D> scope;
+  Tape<D>& tape = scope.tape();
   HessianResult<T> r{T(0), Vector<T>(n), Matrix<T>(n, n)};
-  std::array<V, Chunk> seed;
-  Vector<D> xd(n);
+  Vector<V> xv(n);
   for (Index c0 = 0; c0 < n; c0 += Chunk) {
     const int width = static_cast<int>(std::min<Index>(Chunk, n - c0));
     for (Index i = 0; i < n; ++i) {
-      seed.fill(V::constant(T(0)));
-      if (i >= c0 && i < c0 + width) seed[std::size_t(i - c0)] = V::constant(T(1));
-      xd(i).val = xv(i);
-      xd(i).set_tangents(seed);
+      D xi(static_cast<T>(x(i)));
+      if (i >= c0 && i < c0 + width) xi.set_d(static_cast<int>(i - c0), T(1));
+      xv(i) = V(xi);
     }
-    const D y = detail::eval_scalar(f, xd, "hessian");
-    r.value = y.val.value();
-    for (int k = 0; k < width; ++k) {
-      const V dk = y.d(k);
-      r.gradient(c0 + k) = dk.value();
-      tape.check(dk.tag(), dk.index(), "hessian");
-      tape.clear_adjoints(scope.mark());
-      tape.add_adjoint(dk.index(), T(1));
-      tape.reverse(scope.mark());
-      for (Index i = 0; i < n; ++i) r.hessian(i, c0 + k) = tape.adjoint(xv(i).index());
+    const V y = detail::eval_scalar(f, xv, "hessian");
+    tape.check(y.tag(), y.index(), "hessian");
+    r.value = y.value().val;
+    tape.clear_adjoints(scope.mark());
+    tape.add_adjoint(y.index(), D(T(1)));
+    tape.reverse(scope.mark());
+    for (Index i = 0; i < n; ++i) {
+      const D a = tape.adjoint(xv(i).index());
+      if (c0 == 0) r.gradient(i) = a.val;
+      for (int k = 0; k < width; ++k) r.hessian(i, c0 + k) = a.d(k);
     }
-    tape.rewind(after_inputs);
+    tape.rewind(scope.mark());
   }
   return r;
 }
 
-/// f(x), ∇f(x) and the Hessian-vector product ∇²f(x)·u: one recording over Dual<Var<T>, 1>
-/// with tangent u, then a sweep from the tangent (H·u) and one from the value (∇f).
+/// f(x), ∇f(x) and the Hessian-vector product ∇²f(x)·u: one recording over Var<Dual<T, 1>>
+/// (inputs x + εu) and one reverse sweep with Dual adjoints, whose values are ∇f and tangents H·u.
 template <class F, class DX, class DU>
 HvpResult<typename DX::Scalar> hvp(F&& f, const Eigen::MatrixBase<DX>& x,
                                    const Eigen::MatrixBase<DU>& u) {
   using T = typename DX::Scalar;
-  using V = Var<T>;
-  using D = Dual<V, 1>;
   static_assert(detail::reverse_input_v<T>,
-                "jacnet::hvp: x must hold float or double. Reverse mode does not nest; inside a "
-                "function being differentiated use gradient()/jacfwd() (forward mode for AD "
-                "inputs), or jvp over jacfwd (Dual<Dual<T>>).");
-  detail::require_generic<std::remove_reference_t<F>, D>();
+                "jacnet::hvp: x must hold float or double. Inside a function being "
+                "differentiated use gradient()/jacfwd() (forward mode for AD inputs), or jvp over "
+                "jacfwd (Dual<Dual<T>>).");
+  using D = Dual<T, 1>;
+  using V = Var<D>;
+  detail::require_generic<std::remove_reference_t<F>, V>();
   detail::check_input(x, "hvp");
   JACNET_CHECK(u.size() == x.size() && u.cols() == 1, ShapeError, "hvp", "direction u has size ",
                u.rows(), " x ", u.cols(), ", input x has size ", x.size());
   const Index n = x.size();
-  TapeScope<T> scope;
-  Tape<T>& tape = scope.tape();
-  const Vector<V> xv = detail::make_vars<T>(x);
-  Vector<D> xd(n);
+  TapeScope<D> scope;
+  Tape<D>& tape = scope.tape();
+  Vector<V> xv(n);
   for (Index i = 0; i < n; ++i) {
-    xd(i).val = xv(i);
-    xd(i).set_tangents({V::constant(static_cast<T>(u(i)))});
+    D xi(static_cast<T>(x(i)));
+    xi.set_d(0, static_cast<T>(u(i)));
+    xv(i) = V(xi);
   }
-  const D y = detail::eval_scalar(f, xd, "hvp");
-  const V dy = y.d(0);
-  HvpResult<T> r{y.val.value(), Vector<T>(n), Vector<T>(n)};
-  tape.check(dy.tag(), dy.index(), "hvp");
-  tape.check(y.val.tag(), y.val.index(), "hvp");
+  const V y = detail::eval_scalar(f, xv, "hvp");
+  tape.check(y.tag(), y.index(), "hvp");
+  HvpResult<T> r{y.value().val, Vector<T>(n), Vector<T>(n)};
   tape.clear_adjoints(scope.mark());
-  tape.add_adjoint(dy.index(), T(1));
+  tape.add_adjoint(y.index(), D(T(1)));
   tape.reverse(scope.mark());
-  for (Index i = 0; i < n; ++i) r.hvp(i) = tape.adjoint(xv(i).index());
-  tape.clear_adjoints(scope.mark());
-  tape.add_adjoint(y.val.index(), T(1));
-  tape.reverse(scope.mark());
-  for (Index i = 0; i < n; ++i) r.gradient(i) = tape.adjoint(xv(i).index());
+  for (Index i = 0; i < n; ++i) {
+    const D a = tape.adjoint(xv(i).index());
+    r.gradient(i) = a.val;
+    r.hvp(i) = a.d(0);
+  }
   return r;
 }
 

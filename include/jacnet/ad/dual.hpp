@@ -111,6 +111,17 @@ struct ArrayTangents {
   JACNET_FORCE_INLINE constexpr void apply2(F&& f, const ArrayTangents& v) {
     for (std::size_t i = 0; i < std::size_t(N); ++i) f(a[i], v.a[i]);
   }
+  /// Every tangent is exactly zero (T a plain number or a Dual).
+  JACNET_FORCE_INLINE constexpr bool all_zero() const {
+    bool z = true;
+    for (std::size_t i = 0; i < std::size_t(N); ++i) {
+      if constexpr (std::is_arithmetic_v<T>)
+        z = z && a[i] == T(0);
+      else
+        z = z && a[i].is_zero();
+    }
+    return z;
+  }
 };
 
 /// The scalar tail of SimdTangents: an empty base when N is a multiple of the batch width (empty
@@ -153,11 +164,14 @@ struct SimdTangents : SimdTail<T, N % static_cast<int>(xsimd::batch<T>::size)> {
         return;
       }
     }
-    alignas(batch::arch_type::alignment()) T buf[W];
+    // Blend v into lane i % W in registers: lane indices 0..W−1 come from a constant table, so no
+    // store/reload round trip (a scalar store followed by a wide load of the same bytes stalls
+    // store forwarding, which made seeding the directions a large part of a small jacfwd).
+    static constexpr T kLane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static_assert(W <= 16);
     auto& blk = b[static_cast<std::size_t>(i / W)];
-    blk.store_aligned(buf);
-    buf[i % W] = v;
-    blk = batch::load_aligned(buf);
+    const auto in_lane = batch::load_unaligned(kLane) == batch(static_cast<T>(i % W));
+    blk = xsimd::select(in_lane, batch(v), blk);
   }
 
   /// *this = f(u) batch by batch, then the tail (written in place).
@@ -179,6 +193,14 @@ struct SimdTangents : SimdTail<T, N % static_cast<int>(xsimd::batch<T>::size)> {
     for (std::size_t k = 0; k < std::size_t(NB); ++k) f(b[k], v.b[k]);
     if constexpr (NT > 0)
       for (std::size_t k = 0; k < std::size_t(NT); ++k) f(this->t[k], v.t[k]);
+  }
+  /// Every tangent is exactly zero (one vector compare per batch).
+  JACNET_FORCE_INLINE bool all_zero() const {
+    bool z = true;
+    for (std::size_t k = 0; k < std::size_t(NB); ++k) z = z && !xsimd::any(b[k] != batch(T(0)));
+    if constexpr (NT > 0)
+      for (std::size_t k = 0; k < std::size_t(NT); ++k) z = z && this->t[k] == T(0);
+    return z;
   }
 };
 
@@ -361,6 +383,14 @@ struct Dual {
     check_index(i, "jacnet::Dual::seed");
     tang = tangent_storage();
     tang.set(i, detail::constant_of<T>(1));
+  }
+  /// The value and every tangent are exactly zero (what the reverse sweep of a Var<Dual> tape
+  /// tests before propagating an adjoint; comparisons such as == look at the value only).
+  JACNET_FORCE_INLINE constexpr bool is_zero() const {
+    if constexpr (std::is_arithmetic_v<T>)
+      return val == T(0) && tang.all_zero();
+    else
+      return val.is_zero() && tang.all_zero();
   }
   /// All N tangents.
   JACNET_FORCE_INLINE std::array<T, N> tangents() const {

@@ -11,10 +11,11 @@
 // elementary operation appends one instruction (operation, operand slots, constants) to a
 // program; the outputs are slots of that program. The program is then replayed, with no call of
 // f. gradient() is a direct sweep over the instructions: forward, the values and each
-// instruction's local partials (from Dual<T, 2> on its operands: the same rules as every mode);
-// backward, w̄_a += ∂w_k/∂w_a · w̄_k (no tape). The other queries replay the instructions through
+// instruction's local partials (closed forms for + − × ÷ and negation, Dual<T, 2> on the operands
+// for the rest: the same rules as every mode); backward, w̄_a += ∂w_k/∂w_a · w̄_k (no tape; one
+// thread-local buffer, no allocation per call once grown). The other queries replay the instructions through
 // the drivers: in T for values, Dual<T, K> for forward Jacobians, Var<T> on this thread's tape
-// for reverse Jacobians, Dual<Var<T>, K> for Hessians and Hessian-vector products.
+// for reverse Jacobians, Var<Dual<T, K>> for Hessians and Hessian-vector products.
 // What replay removes is f's own overhead (Eigen temporaries, loops, control flow, calls).
 //
 // Control flow. A comparison of traced values (x < y, x == 0.5, ...) decides a branch of f while
@@ -28,9 +29,11 @@
 // values) is NOT seen by the tracer: such a function must not be recorded.
 //
 // Threads: a Recorded is immutable after record(); every const member may run from several
-// threads at once (each replay has its own buffers, reverse modes use the calling thread's tape).
+// threads at once (each replay has its own buffers, thread-local for gradient(); reverse modes use
+// the calling thread's tape).
 // record() itself uses a thread-local program builder, one recording per thread at a time.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -316,7 +319,7 @@ class Recorded {
   }
   bool scalar_output() const { return scalar_; }
 
-  /// The program evaluated at x in any scalar S (T, Dual, Var, Dual<Var>, ...): a vector of the m
+  /// The program evaluated at x in any scalar S (T, Dual, Var, Var<Dual>, ...): a vector of the m
   /// outputs. Throws BranchError when a comparison's outcome differs from the recording.
   template <class S>
   Vector<S> eval(const Vector<S>& x) const {
@@ -350,19 +353,27 @@ class Recorded {
     // w̄_a += ∂w_k/∂w_a · w̄_k over the instructions, last to first. No tape involved.
     const std::uint32_t n0 = prog_.n_inputs;
     const std::size_t K = static_cast<std::uint32_t>(prog_.code.size());  // < 2³² (emit checks)
-    std::vector<T> w(std::size_t(n0) + K), da(K), db(K);
+    // One thread-local buffer per thread: values w (n0 + K), partials pd (2K, interleaved
+    // (∂w_k/∂w_a, ∂w_k/∂w_b)), adjoints adj (n0 + K). No allocation once it has grown.
+    thread_local std::vector<T> scratch;
+    const std::size_t nw = std::size_t(n0) + K;
+    if (scratch.size() < 2 * nw + 2 * K) scratch.resize(2 * nw + 2 * K);
+    T* const w = scratch.data();
+    T* const pd = w + nw;
+    T* const adj = pd + 2 * K;
     for (std::uint32_t i = 0; i < n0; ++i) w[i] = x(i);
     for (std::size_t k = 0; k < K; ++k) {
       const detail::Instr<T>& I = prog_.code[k];
+      if (fast_partials(I, w, w[n0 + k], pd[2 * k], pd[2 * k + 1])) continue;
       if (I.op == Op::Compare) {
         check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
-        da[k] = db[k] = T(0);
+        pd[2 * k] = pd[2 * k + 1] = T(0);
         continue;
       }
-      const Dual<T, 2> r = op<Dual<T, 2>>(I, PartialView{w.data(), I.a, I.b});
+      const Dual<T, 2> r = op<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
       w[n0 + k] = r.val;
-      da[k] = r.d(0);
-      db[k] = I.a == I.b ? T(0) : r.d(1);  // x·x: both tangents carry the whole derivative
+      pd[2 * k] = r.d(0);
+      pd[2 * k + 1] = I.a == I.b ? T(0) : r.d(1);  // x·x: both tangents carry the whole derivative
     }
     GradientResult<T> g{T(0), Vector<T>::Zero(x.size())};
     const std::uint32_t out = out_slot_[0];
@@ -371,14 +382,14 @@ class Recorded {
       return g;
     }
     g.value = w[out];
-    std::vector<T> adj(std::size_t(n0) + K, T(0));
+    std::fill(adj, adj + nw, T(0));
     adj[out] = T(1);
     for (std::size_t k = K; k-- > 0;) {
       const T a = adj[n0 + k];
       if (a == T(0)) continue;
       const detail::Instr<T>& I = prog_.code[k];
-      if (I.a != ad::detail::kConst) adj[I.a] += da[k] * a;
-      if (I.b != ad::detail::kConst) adj[I.b] += db[k] * a;
+      if (I.a != ad::detail::kConst) adj[I.a] += pd[2 * k] * a;
+      if (I.b != ad::detail::kConst) adj[I.b] += pd[2 * k + 1] * a;
     }
     for (std::uint32_t i = 0; i < n0; ++i) g.gradient(i) = adj[i];
     return g;
@@ -392,7 +403,7 @@ class Recorded {
   Matrix<T> jacrev(const Vector<T>& x, const JacobianOptions& opts = {}) const {
     return jacnet::jacrev([this](const auto& v) { return eval(v); }, x, opts);
   }
-  /// f, ∇f and ∇²f·u (scalar f): one replay in Dual<Var<T>, 1> and two sweeps.
+  /// f, ∇f and ∇²f·u (scalar f): one replay in Var<Dual<T, 1>> and one sweep.
   HvpResult<T> hvp(const Vector<T>& x, const Vector<T>& u) const {
     require_scalar("Recorded::hvp");
     return jacnet::hvp([this](const auto& v) { return first(v); }, x, u);
@@ -503,6 +514,29 @@ class Recorded {
       case Op::Compare: break;
     }
     return S();
+  }
+
+  /// Value and local partials of +, −, ×, ÷ and negation with distinct operands in closed form
+  /// (the gradient sweep's common case; the same numbers as the Dual<T, 2> rules of dual.hpp,
+  /// which the other operations go through). Returns false for every other instruction.
+  static bool fast_partials(const detail::Instr<T>& I, const T* w, T& v, T& pa, T& pb) {
+    if (I.a == I.b) return false;  // x∘x (both partials on one slot): the Dual path
+    const T x = I.a == ad::detail::kConst ? I.ca : w[I.a];
+    const T y = I.b == ad::detail::kConst ? I.cb : w[I.b];
+    switch (I.op) {
+      case Op::Add: v = x + y; pa = T(1); pb = T(1); return true;
+      case Op::Sub: v = x - y; pa = T(1); pb = T(-1); return true;
+      case Op::Mul: v = x * y; pa = y; pb = x; return true;
+      case Op::Div: {
+        const T inv = deriv::div_d1_num(y);  // as Dual: q = x·(1/y), ∂q/∂y = −q·(1/y)
+        v = x * inv;
+        pa = inv;
+        pb = -v * inv;
+        return true;
+      }
+      case Op::Neg: v = -x; pa = T(-1); pb = T(0); return true;
+      default: return false;
+    }
   }
 
   /// Operand view of the gradient sweep: slot a as Dual tangent e0, slot b as e1 (both when a = b).

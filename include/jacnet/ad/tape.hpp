@@ -34,6 +34,9 @@
 
 namespace jacnet {
 
+template <class T, int N>
+struct Dual;
+
 /// Index of a statement (and of the value it defines) on a tape.
 using TapeIndex = std::uint32_t;
 
@@ -130,14 +133,34 @@ inline std::uint32_t next_tape_id() {
   return id;
 }
 
+/// Scalars a tape can hold as values, partials and adjoints: float, double, and Dual<float or
+/// double, N> (reverse over forward: Var<Dual<double, K>> records partials that carry K
+/// directional derivatives, so one sweep gives the gradient and K Hessian-vector products).
+template <class T>
+struct is_tape_scalar : std::is_floating_point<T> {};
+template <class T, int N>
+struct is_tape_scalar<Dual<T, N>> : std::is_floating_point<T> {};
+template <class T>
+inline constexpr bool is_tape_scalar_v = is_tape_scalar<T>::value;
+
+/// An adjoint that is exactly zero (value and every tangent): its statement adds nothing.
+template <class T>
+[[gnu::always_inline]] inline bool adjoint_is_zero(const T& a) {
+  if constexpr (std::is_floating_point_v<T>)
+    return a == T(0);
+  else
+    return a.is_zero();
+}
+
 }  // namespace detail
 
-/// The thread-local reverse-mode tape for scalar type T (float or double). See the file comment.
+/// The thread-local reverse-mode tape for scalar type T (float, double or Dual<float/double, N>).
+/// See the file comment.
 template <class T>
 class Tape {
-  static_assert(std::is_floating_point_v<T>,
-                "jacnet::Tape<T>: T must be float or double (reverse mode does not nest; see the "
-                "note at jacnet::Var for what nests instead)");
+  static_assert(detail::is_tape_scalar_v<T>,
+                "jacnet::Tape<T>: T must be float, double or Dual<float or double, N> (see the "
+                "note at jacnet::Var for what nests)");
 
  public:
   using Index = TapeIndex;
@@ -255,7 +278,7 @@ class Tape {
     for (Index s = size(); s-- > std::max<Index>(base, 1);) {
       const T* as = adj + std::size_t(s - base) * lanes;
       bool any = false;
-      for (std::size_t l = 0; l < lanes; ++l) any |= (as[l] != T(0));
+      for (std::size_t l = 0; l < lanes; ++l) any |= !detail::adjoint_is_zero(as[l]);
       if (!any) continue;
       for (Index k = ends[s - 1], e = ends[s]; k < e; ++k) {
         const Index i = idx[k];
@@ -369,7 +392,7 @@ class Tape {
     const T* par = ops_.partial();
     for (Index s = size(); s-- > stop;) {
       const T a = adj[s];
-      if (a == T(0)) continue;
+      if (detail::adjoint_is_zero(a)) continue;
       for (Index k = ends[s - 1], e = ends[s]; k < e; ++k) adj[idx[k]] += par[k] * a;
     }
   }

@@ -75,34 +75,63 @@ inline constexpr std::size_t ops_of = std::remove_cvref_t<E>::n_ops;
 template <class E>
 inline constexpr bool is_var_v = std::is_same_v<std::remove_cvref_t<E>, Var<scalar_of<E>>>;
 
+/// Scale factors known to be +1 / −1 at compile time (sums, differences, negation): partials are
+/// copied or negated instead of multiplied. For Var<double> this is what the compiler made of
+/// `d * 1.0` anyway; for Var<Dual<double, K>> it saves a full Dual product (2K + 1 multiplies,
+/// which cannot be folded) per operand and level of the expression.
+struct PlusOne {};
+struct MinusOne {};
+
+/// The partial c as a T (c: T, a plain real, PlusOne or MinusOne).
+template <class T, class C>
+[[gnu::always_inline]] inline T as_partial(const C& c) {
+  if constexpr (std::is_same_v<C, PlusOne>)
+    return T(1);
+  else if constexpr (std::is_same_v<C, MinusOne>)
+    return T(-1);
+  else
+    return T(c);
+}
+/// d·c (a plain real c multiplies a Dual partial lane by lane: cheaper than Dual·Dual).
+template <class T, class C>
+[[gnu::always_inline]] inline T scaled(const T& d, const C& c) {
+  if constexpr (std::is_same_v<C, PlusOne>)
+    return d;
+  else if constexpr (std::is_same_v<C, MinusOne>)
+    return T(-d);
+  else
+    return T(d * c);
+}
+
 /// Writes a's operands scaled by c into r at offset off.
-template <class T, std::size_t N, class A>
-[[gnu::always_inline]] inline void put(VarExpr<T, N>& r, std::size_t off, const A& a, T c) {
+template <class T, std::size_t N, class A, class C>
+[[gnu::always_inline]] inline void put(VarExpr<T, N>& r, std::size_t off, const A& a, const C& c) {
   if constexpr (is_var_v<A>) {
-    r.d[off] = c;
+    r.d[off] = as_partial<T>(c);
     r.idx[off] = a.index();
     r.tag[off] = a.tag();
   } else {
     for (std::size_t k = 0; k < ops_of<A>; ++k) {
-      r.d[off + k] = a.d[k] * c;
+      r.d[off + k] = scaled(a.d[k], c);
       r.idx[off + k] = a.idx[k];
       r.tag[off + k] = a.tag[k];
     }
   }
 }
 
-/// f(a) with value v and derivative dv: partials of a scaled by dv.
-template <class A>
-[[gnu::always_inline]] inline auto unary(const A& a, scalar_of<A> v, scalar_of<A> dv) {
+/// f(a) with value v and derivative dv (a T, a plain real, PlusOne or MinusOne): partials of a
+/// scaled by dv.
+template <class A, class C = scalar_of<A>>
+[[gnu::always_inline]] inline auto unary(const A& a, scalar_of<A> v, const C& dv) {
   VarExpr<scalar_of<A>, ops_of<A>> r;
   r.v = v;
   put(r, 0, a, dv);
   return r;
 }
 /// f(a, b) with value v and partials da, db.
-template <class A, class B>
-[[gnu::always_inline]] inline auto binary(const A& a, const B& b, scalar_of<A> v, scalar_of<A> da,
-                                          scalar_of<A> db) {
+template <class A, class B, class CA = scalar_of<A>, class CB = scalar_of<A>>
+[[gnu::always_inline]] inline auto binary(const A& a, const B& b, scalar_of<A> v, const CA& da,
+                                          const CB& db) {
   VarExpr<scalar_of<A>, ops_of<A> + ops_of<B>> r;
   r.v = v;
   put(r, 0, a, da);
@@ -115,13 +144,13 @@ template <class A, class B>
 /// The reverse-mode AD scalar. See the file comment.
 template <class T>
 class Var {
-  static_assert(std::is_floating_point_v<T>,
-                "jacnet::Var<T>: T must be float or double. Reverse mode does not nest: "
-                "Var<Dual<...>> (reverse over forward) and Var<Var<...>> (reverse over reverse) "
-                "are not supported. What nests: Dual<Var<T>, N> (forward over reverse, used by "
-                "hessian() and hvp()), Dual<Dual<T>> (forward over forward), and the drivers "
-                "called inside a function being differentiated (gradient, jacrev, vjp, jacobian "
-                "switch to forward mode for AD inputs).");
+  static_assert(detail::is_tape_scalar_v<T>,
+                "jacnet::Var<T>: T must be float, double or Dual<float or double, N>. What nests: "
+                "Var<Dual<T, N>> (reverse over forward, used by hessian() and hvp()), "
+                "Dual<Var<T>, N> (forward over reverse), Dual<Dual<T>> (forward over forward), "
+                "and the drivers called inside a function being differentiated (gradient, jacrev, "
+                "vjp, jacobian switch to forward mode for AD inputs). Var<Var<...>> (reverse over "
+                "reverse) and deeper nestings under a Var are not supported.");
 
  public:
   using rev_scalar = T;
@@ -288,43 +317,43 @@ struct custom_elementary<E> : std::true_type {};
 
 template <rev::Expr A>
 auto operator+(const A& a) {
-  return rev::unary(a, a.value(), rev::scalar_of<A>(1));
+  return rev::unary(a, a.value(), rev::PlusOne{});
 }
 template <rev::Expr A>
 auto operator-(const A& a) {
-  return rev::unary(a, -a.value(), rev::scalar_of<A>(-1));
+  return rev::unary(a, -a.value(), rev::MinusOne{});
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
 auto operator+(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
-  return rev::binary(a, b, a.value() + b.value(), T(1), T(1));
+  return rev::binary(a, b, T(a.value() + b.value()), rev::PlusOne{}, rev::PlusOne{});
 }
 template <rev::Expr A, rev::Passive S>
 auto operator+(const A& a, S c) {
   using T = rev::scalar_of<A>;
-  return rev::unary(a, a.value() + static_cast<T>(c), T(1));
+  return rev::unary(a, T(a.value() + static_cast<real_t<T>>(c)), rev::PlusOne{});
 }
 template <rev::Passive S, rev::Expr A>
 auto operator+(S c, const A& a) {
   using T = rev::scalar_of<A>;
-  return rev::unary(a, static_cast<T>(c) + a.value(), T(1));
+  return rev::unary(a, T(static_cast<real_t<T>>(c) + a.value()), rev::PlusOne{});
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
 auto operator-(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
-  return rev::binary(a, b, a.value() - b.value(), T(1), T(-1));
+  return rev::binary(a, b, T(a.value() - b.value()), rev::PlusOne{}, rev::MinusOne{});
 }
 template <rev::Expr A, rev::Passive S>
 auto operator-(const A& a, S c) {
   using T = rev::scalar_of<A>;
-  return rev::unary(a, a.value() - static_cast<T>(c), T(1));
+  return rev::unary(a, T(a.value() - static_cast<real_t<T>>(c)), rev::PlusOne{});
 }
 template <rev::Passive S, rev::Expr A>
 auto operator-(S c, const A& a) {
   using T = rev::scalar_of<A>;
-  return rev::unary(a, static_cast<T>(c) - a.value(), T(-1));
+  return rev::unary(a, T(static_cast<real_t<T>>(c) - a.value()), rev::MinusOne{});
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
@@ -335,14 +364,14 @@ auto operator*(const A& a, const B& b) {
 template <rev::Expr A, rev::Passive S>
 auto operator*(const A& a, S c) {
   using T = rev::scalar_of<A>;
-  const T k = static_cast<T>(c);
-  return rev::unary(a, a.value() * k, k);
+  const real_t<T> k = static_cast<real_t<T>>(c);
+  return rev::unary(a, T(a.value() * k), k);
 }
 template <rev::Passive S, rev::Expr A>
 auto operator*(S c, const A& a) {
   using T = rev::scalar_of<A>;
-  const T k = static_cast<T>(c);
-  return rev::unary(a, k * a.value(), k);
+  const real_t<T> k = static_cast<real_t<T>>(c);
+  return rev::unary(a, T(k * a.value()), k);
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
@@ -355,8 +384,8 @@ auto operator/(const A& a, const B& b) {
 template <rev::Expr A, rev::Passive S>
 auto operator/(const A& a, S c) {
   using T = rev::scalar_of<A>;
-  const T k = static_cast<T>(c);
-  return rev::unary(a, a.value() / k, T(1) / k);
+  const real_t<T> k = static_cast<real_t<T>>(c);
+  return rev::unary(a, T(a.value() / k), real_t<T>(1) / k);
 }
 template <rev::Passive S, rev::Expr A>
 auto operator/(S c, const A& a) {
@@ -498,13 +527,13 @@ auto relu(const A& a) {
   return rev::unary(a, x > T(0) ? x : T(0), deriv::relu_d1(x));
 }
 template <rev::Expr A>
-auto leaky_relu(const A& a, rev::scalar_of<A> slope = rev::scalar_of<A>(0.01)) {
+auto leaky_relu(const A& a, real_t<rev::scalar_of<A>> slope = real_t<rev::scalar_of<A>>(0.01)) {
   using T = rev::scalar_of<A>;
   const T x = a.value();
-  return rev::unary(a, x > T(0) ? x : slope * x, deriv::leaky_relu_d1(x, slope));
+  return rev::unary(a, x > T(0) ? x : T(slope * x), T(deriv::leaky_relu_d1(x, slope)));
 }
 template <rev::Expr A>
-auto elu(const A& a, rev::scalar_of<A> alpha = rev::scalar_of<A>(1)) {
+auto elu(const A& a, real_t<rev::scalar_of<A>> alpha = real_t<rev::scalar_of<A>>(1)) {
   const auto vd = deriv::elu_vd(a.value(), alpha);
   return rev::unary(a, vd.f, vd.d);
 }
