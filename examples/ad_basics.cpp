@@ -24,7 +24,7 @@ int main() {
 
   const Eigen::IOFormat fmt(6, 0, "  ", "\n", "  [", "]");
   const jacnet::Matrix<double> J = jacnet::jacobian(f, x);  // 3 inputs <= 3 outputs: forward
-  const auto H = jacnet::hessian(g, x);                     // forward-over-reverse
+  const auto H = jacnet::hessian(g, x);                     // reverse over forward
   std::cout << "x = " << x.transpose() << "\n\nJacobian of f at x:\n" << J.format(fmt) << "\n\n";
   std::cout << "g(x) = " << H.value << "\ngradient of g: " << H.gradient.transpose()
             << "\nHessian of g at x:\n"

@@ -1,5 +1,5 @@
 // hessian — the Hessian of f(x) = log(1 + Σ exp(x_i)) (log-sum-exp, whose Hessian is
-// diag(p) − p pᵀ with p = softmax(x)) by forward-over-reverse Dual<Var<double>>, and a
+// diag(p) − p pᵀ with p = softmax(x)) by reverse over forward (Var<Dual<double, K>>), and a
 // Hessian-vector product H·u without forming H.
 #include <iostream>
 

@@ -9,7 +9,7 @@
 using namespace jacnet;
 
 namespace {
-// f(x) = Σ sin(x_i)·x_{i+1} + x_0³ (generic: called with double, Var, Dual<Var>).
+// f(x) = Σ sin(x_i)·x_{i+1} + x_0³ (generic: called with double, Var, Var<Dual>).
 auto f = [](const auto& x) {
   using S = typename std::remove_cvref_t<decltype(x)>::Scalar;
   using std::sin;

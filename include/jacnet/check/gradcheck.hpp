@@ -5,7 +5,7 @@
 //   gradcheck(f, x)            ∇f(x) by jacnet's reverse mode (f written generically, as for
 //                              jacnet::gradient) against central differences of f in every x_i;
 //   gradcheck(f, x, g)         a gradient g you computed yourself against the same differences;
-//   gradgradcheck(f, x)        ∇²f(x) by forward-over-reverse (jacnet::hessian) against central
+//   gradgradcheck(f, x)        ∇²f(x) by reverse over forward (jacnet::hessian) against central
 //                              differences of the reverse-mode gradient, column by column.
 // Fast mode (Options::fast): instead of n (or n²) entries, `projections` random unit directions
 // u (and v): uᵀg against (f(x + hu) − f(x − hu)) / 2h, and vᵀHu against
@@ -66,7 +66,7 @@ Report gradcheck(F&& f, const Vector<double>& x, const Options& o = {}) {
   return gradcheck(f, x, g, o);
 }
 
-/// Checks jacnet's Hessian (forward-over-reverse) of the generic f against central differences of
+/// Checks jacnet's Hessian (reverse over forward) of the generic f against central differences of
 /// its reverse-mode gradient; includes gradcheck(f, x) as the first quantity.
 template <class F>
 Report gradgradcheck(F&& f, const Vector<double>& x, const Options& o = {}) {
