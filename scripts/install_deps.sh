@@ -4,9 +4,11 @@
 # JACNET_WITH_TORCH=1 also installs the peers: PyTorch (parity tests, bench/compare_pytorch.py),
 # libtorch C++ (bench/compare_libtorch.cpp; CMake package Torch) and the pthread OpenBLAS they use.
 # Open MPI (libopenmpi-dev, openmpi-bin) is always installed: jacnet::mpi, the tests in tests/dist.
+# cairo (libcairo2-dev, found through pkg-config): the main job's figures (apps/fashion/plot.cpp).
 set -euo pipefail
 pkgs=(g++ cmake make libeigen3-dev libxsimd-dev catch2 libbenchmark-dev nlohmann-json3-dev
-      zlib1g-dev libstb-dev dataset-fashion-mnist python3 libopenmpi-dev openmpi-bin)
+      zlib1g-dev libstb-dev dataset-fashion-mnist python3 libopenmpi-dev openmpi-bin
+      pkg-config libcairo2-dev)
 if [[ "${JACNET_WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-torch libtorch-dev libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do
