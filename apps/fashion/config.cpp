@@ -34,7 +34,7 @@ const Option kOptions[] = {
     {"--max-epochs", "student_max_epochs", Kind::positive, "maximum epochs per student run"},
     {"--batch", "batch", Kind::positive, "mini-batch size"},
     {"--normalize-jac", "normalize_jac", Kind::flag, "match normalized Jacobian rows"},
-    {"--schedule", "student_schedule", Kind::schedule, "student learning rate: cosine or constant"},
+    {"--schedule", "student_schedule", Kind::schedule, "student learning rate: constant or cosine"},
     {"--samples", "distill_samples_per_class", Kind::indices, "distillation N per class (0: all)"},
     {"--transfer-samples", "transfer_samples_per_class", Kind::indices, "transfer N per class"},
     {"--noise-samples", "noise_samples_per_class", Kind::count, "noise-robustness N per class"},

@@ -5,7 +5,7 @@
 //                   input Jacobians on both sides).
 // Each student is trained on N samples per class (subset seed = seed + 1, the same subsets for
 // both pairs), initial parameters from seed 100 + seed, batch order from seed 10 + seed, Adam 1e-3
-// with the configured schedule (cosine by default), at least min_steps steps. Methods (all
+// with the configured schedule (constant by default), at least min_steps steps. Methods (all
 // weights 1): Act = Σ_i (T_i − S_i)² on the logits; Jac = ‖∇_x T_y − ∇_x S_y‖² on the label row
 // (‖∇T/‖∇T‖ − ∇S/‖∇S‖‖² with --normalize-jac). Paired differences: each row with Jac against its
 // twin without it, per seed (same subset, initialization and batch order).

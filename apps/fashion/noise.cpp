@@ -1,7 +1,7 @@
 // apps/fashion/noise.cpp — robustness to Gaussian input noise of students trained with a
 // Jacobian-norm penalty: MLP, loss CE + λ‖∇_x S‖²_F, noise_n samples per class (subset seed =
 // seed + 1), initial parameters from seed 300 + seed, batch order from seed 30 + seed, Adam 1e-3
-// with the students' schedule (cosine by default); test
+// with the students' schedule (constant by default); test
 // accuracy under x + σz (σ in raw [0, 1] pixel units: the inputs are standardized, so the noise
 // added to them is σ / std; noise draws from seed 1000 + σ index).
 // Task i of the grid: seed = i / L, λ index = i mod L (L = number of λ); a run returns the

@@ -2,7 +2,7 @@
 //
 // Source teacher: the teacher CNN trained on classes 0–4 (cached as source_teacher.safetensors).
 // Target: N samples per class of classes 5–9 (subset seed = seed + 1); initial parameters from
-// seed 200 + seed, batch order from seed 20 + seed, Adam 1e-3 with the students' schedule (cosine
+// seed 200 + seed, batch order from seed 20 + seed, Adam 1e-3 with the students' schedule (constant
 // by default); accuracy = argmax over the first 5 outputs on the target test images. Few samples
 // per class (1, 5, 10 by default) and 5 seeds, with paired per-seed differences of each row with
 // Jacobians against its twin without (same subset, initialization and batch order), so that a
