@@ -6,9 +6,11 @@
 # JACNET_WITH_AD_PEERS=1 also installs the scalar-AD peers of bench/bench_ad.cpp (libceres-dev for
 # Ceres' Jet, libadolc-dev for ADOL-C); bench_ad builds without them.
 # Open MPI (libopenmpi-dev, openmpi-bin) is always installed: jacnet::mpi, the tests in tests/dist.
+# cairo (libcairo2-dev, found through pkg-config): the main job's figures (apps/fashion/plot.cpp).
 set -euo pipefail
 pkgs=(g++ cmake make libeigen3-dev libxsimd-dev catch2 libbenchmark-dev nlohmann-json3-dev
-      zlib1g-dev libstb-dev dataset-fashion-mnist python3 libopenmpi-dev openmpi-bin)
+      zlib1g-dev libstb-dev dataset-fashion-mnist python3 libopenmpi-dev openmpi-bin
+      pkg-config libcairo2-dev)
 if [[ "${JACNET_WITH_TORCH:-0}" == 1 ]]; then pkgs+=(python3-torch libtorch-dev libopenblas0-pthread); fi
 # JACNET_WITH_AD_PEERS=1: the scalar-AD peers of bench_ad (Ceres' Jet, ADOL-C); optional, not CI.
 if [[ "${JACNET_WITH_AD_PEERS:-0}" == 1 ]]; then pkgs+=(libceres-dev libadolc-dev); fi

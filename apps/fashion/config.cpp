@@ -14,7 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-enum class Kind { count, positive, flag, indices, reals, text, experiments };
+enum class Kind { count, positive, flag, indices, reals, text, experiments, schedule };
 
 struct Option {
   const char* flag;  ///< command line ("--seeds")
@@ -34,19 +34,29 @@ const Option kOptions[] = {
     {"--max-epochs", "student_max_epochs", Kind::positive, "maximum epochs per student run"},
     {"--batch", "batch", Kind::positive, "mini-batch size"},
     {"--normalize-jac", "normalize_jac", Kind::flag, "match normalized Jacobian rows"},
+    {"--schedule", "student_schedule", Kind::schedule, "student learning rate: constant or cosine"},
     {"--samples", "distill_samples_per_class", Kind::indices, "distillation N per class (0: all)"},
     {"--transfer-samples", "transfer_samples_per_class", Kind::indices, "transfer N per class"},
     {"--noise-samples", "noise_samples_per_class", Kind::count, "noise-robustness N per class"},
     {"--lambdas", "lambdas", Kind::reals, "noise robustness: Jacobian-norm weights"},
     {"--sigmas", "sigmas", Kind::reals, "noise robustness: noise levels (raw pixel units)"},
-    {"--experiments", "experiments", Kind::experiments, "distill,transfer,noise,saliency"},
+    {"--equiv-sigmas", "equivalence_sigmas", Kind::reals, "noise equivalence: σ (raw pixel units)"},
+    {"--equiv-images", "equivalence_images", Kind::positive, "noise equivalence: test images"},
+    {"--equiv-pairs", "equivalence_pairs", Kind::positive,
+     "noise equivalence: antithetic pairs of noise draws per image"},
+    {"--equiv-samples", "equivalence_samples_per_class", Kind::positive,
+     "noise equivalence: the students' samples per class"},
+    {"--experiments", "experiments", Kind::experiments,
+     "distill,distill_tanh,transfer,noise,equivalence,saliency"},
     {"--test-images", "test_images", Kind::count, "test images (0: all 10k)"},
     {"--threads", "threads", Kind::count, "OpenMP threads per process (0: all available)"},
     {"--quiet", "quiet", Kind::flag, "no progress lines"},
     {"--resume", "resume", Kind::flag, "continue from the checkpoint in the output folder"},
 };
 const char* const kModes[] = {"quick", "full", "smoke"};
-const char* const kExperiments[] = {"distill", "transfer", "noise", "saliency"};
+const char* const kExperiments[] = {"distill", "distill_tanh", "transfer", "noise", "equivalence",
+                                    "saliency"};
+const char* const kSchedules[] = {"cosine", "constant"};
 
 const Option* by_flag(const std::string& f) {
   for (const auto& o : kOptions)
@@ -143,6 +153,11 @@ void apply(Config& c, const Option& o, const json& v, const std::string& where) 
       if (!v.is_string() || v.get<std::string>().empty())
         fail(where, "expected a non-empty string, got " + v.dump());
       break;
+    case Kind::schedule:
+      if (!v.is_string() || std::find(std::begin(kSchedules), std::end(kSchedules),
+                                      v.get<std::string>()) == std::end(kSchedules))
+        fail(where, "expected \"cosine\" or \"constant\", got " + v.dump());
+      break;
     default:
       break;
   }
@@ -155,25 +170,33 @@ void apply(Config& c, const Option& o, const json& v, const std::string& where) 
   else if (key == "student_max_epochs") c.max_epochs = count(v, 1);
   else if (key == "batch") c.batch = count(v, 1);
   else if (key == "normalize_jac") c.normalize_jac = v.get<bool>();
+  else if (key == "student_schedule") c.schedule = v.get<std::string>();
+  else if (key == "equivalence_images") c.equiv_images = count(v, 1);
+  else if (key == "equivalence_pairs") c.equiv_pairs = count(v, 1);
+  else if (key == "equivalence_samples_per_class") c.equiv_n = count(v, 1);
   else if (key == "distill_samples_per_class" || key == "transfer_samples_per_class") {
     std::vector<Index> ns;
     for (const auto& x : list()) ns.push_back(count(x, 0));
     (key == "distill_samples_per_class" ? c.distill_n : c.transfer_n) = ns;
   } else if (key == "noise_samples_per_class") c.noise_n = count(v, 1);
-  else if (key == "lambdas" || key == "sigmas") {
+  else if (key == "lambdas" || key == "sigmas" || key == "equivalence_sigmas") {
     std::vector<double> xs;
     for (const auto& x : list()) {
       if (!x.is_number() || !std::isfinite(x.get<double>()) || x.get<double>() < 0)
         fail(where, "expected non-negative numbers, got " + x.dump());
       xs.push_back(x.get<double>());
     }
-    (key == "lambdas" ? c.lambdas : c.sigmas) = xs;
+    if (key == "equivalence_sigmas" &&
+        std::any_of(xs.begin(), xs.end(), [](double x) { return x <= 0; }))
+      fail(where, "noise equivalence needs σ > 0 (the ratio divides by σ²)");
+    (key == "lambdas" ? c.lambdas : key == "sigmas" ? c.sigmas : c.equiv_sigmas) = xs;
   } else if (key == "experiments") {
     c.experiments.clear();
     for (const auto& x : list()) {
       const std::string e = x.is_string() ? x.get<std::string>() : x.dump();
       if (std::find(std::begin(kExperiments), std::end(kExperiments), e) == std::end(kExperiments))
-        fail(where, "unknown experiment '" + e + "' (distill, transfer, noise, saliency)");
+        fail(where, "unknown experiment '" + e +
+                        "' (distill, distill_tanh, transfer, noise, equivalence, saliency)");
       c.experiments.insert(e);
     }
   } else if (key == "test_images") c.test_max = count(v, 0);
@@ -204,12 +227,14 @@ Config preset(const std::string& mode) {
   if (mode == "quick") return c;
   c.mode = mode;
   if (mode == "full") {
-    c.seeds = 3;
+    c.seeds = 5;
     c.teacher_epochs = 3;
     c.min_steps = 1000;
     c.distill_n = {1, 5, 10, 50, 100, 0};
-    c.transfer_n = {25, 50, 0};
+    c.transfer_n = {1, 5, 10, 50, 0};
     c.noise_n = 500;
+    c.equiv_images = 1000;
+    c.equiv_pairs = 32;
   } else if (mode == "smoke") {
     c.seeds = 1;
     c.teacher_epochs = 1;
@@ -221,6 +246,10 @@ Config preset(const std::string& mode) {
     c.lambdas = {0, 0.1};
     c.sigmas = {0, 0.2};
     c.test_max = 1000;
+    c.equiv_sigmas = {0.05, 0.5};
+    c.equiv_images = 20;
+    c.equiv_pairs = 2;
+    c.equiv_n = 5;
   } else {
     throw UsageError("mode: unknown mode '" + mode + "' (quick, full, smoke)");
   }
@@ -282,11 +311,16 @@ json results_config(const Config& c) {
           {"student_max_epochs", c.max_epochs},
           {"batch", c.batch},
           {"normalize_jac", c.normalize_jac},
+          {"student_schedule", c.schedule},
           {"distill_samples_per_class", c.distill_n},
           {"transfer_samples_per_class", c.transfer_n},
           {"noise_samples_per_class", c.noise_n},
           {"lambdas", c.lambdas},
           {"sigmas", c.sigmas},
+          {"equivalence_sigmas", c.equiv_sigmas},
+          {"equivalence_images", c.equiv_images},
+          {"equivalence_pairs", c.equiv_pairs},
+          {"equivalence_samples_per_class", c.equiv_n},
           {"experiments", std::vector<std::string>(c.experiments.begin(), c.experiments.end())},
           {"test_images", c.test_max},
           {"data_dir", c.data_dir}};

@@ -8,6 +8,7 @@
 #include "config.hpp"
 #include "jacnet/train/batches.hpp"
 #include "jacnet/train/fit.hpp"
+#include "jacnet/train/schedule.hpp"
 #include "jacnet/train/subset.hpp"
 #include "nets.hpp"
 
@@ -65,10 +66,23 @@ inline Index epochs_for(const Config& c, Index samples) {
   return std::clamp<Index>((c.min_steps + per_epoch - 1) / per_epoch, 1, c.max_epochs);
 }
 
+/// Fit options of a student run; with the cosine schedule the rate is set per optimizer step.
 inline train::FitOptions student_fit(const Config& c, Index samples, std::uint64_t seed) {
   train::FitOptions o{.epochs = epochs_for(c, samples), .batch_size = c.batch, .seed = seed};
+  o.schedule_per_step = c.schedule == "cosine";
   o.progress.quiet = true;
   return o;
+}
+
+inline constexpr double kStudentLr = 1e-3;
+
+/// The students' learning rate: Adam 1e-3, constant, or cosine-annealed to 0 over the run's
+/// optimizer steps (epochs × ⌈samples / batch⌉; fit steps it per step, see student_fit).
+inline train::Schedule student_schedule(const Config& c, const train::FitOptions& o,
+                                        Index samples) {
+  if (c.schedule != "cosine") return train::Schedule::constant(kStudentLr);
+  const Index per_epoch = (samples + o.batch_size - 1) / o.batch_size;
+  return train::Schedule::cosine(kStudentLr, o.epochs * per_epoch);
 }
 
 }  // namespace jacnet::fashion

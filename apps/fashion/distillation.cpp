@@ -1,11 +1,15 @@
-// apps/fashion/distillation.cpp — the paper's distillation rows (Srinivas & Fleuret 2018, Table 1).
-//
-// Teacher: the CNN (nets.hpp) on all training images; student: MLP 784-128-10 (ReLU) trained on
-// N samples per class (subset seed = seed + 1), initial parameters from seed 100 + seed, batch
-// order from seed 10 + seed, Adam 1e-3, at least min_steps steps. Methods (all weights 1):
-//   Act = Σ_i (T_i − S_i)² on the logits; Jac = ‖∇_x T_y − ∇_x S_y‖² on the label row
-//   (‖∇T/‖∇T‖ − ∇S/‖∇S‖‖² with --normalize-jac).
-// Task i of the grid: row = i mod 6, seed = (i / 6) mod seeds, N index = i / (6 · seeds).
+// apps/fashion/distillation.cpp — the paper's distillation rows (Srinivas & Fleuret 2018, Table 1),
+// for two teacher/student pairs:
+//   "distill"       teacher CNN (nets.hpp, ReLU) → student MLP 784-128-10 (ReLU);
+//   "distill_tanh"  teacher tanh MLP 784-256-256-10 → student tanh MLP 784-64-64-10 (smooth
+//                   input Jacobians on both sides).
+// Each student is trained on N samples per class (subset seed = seed + 1, the same subsets for
+// both pairs), initial parameters from seed 100 + seed, batch order from seed 10 + seed, Adam 1e-3
+// with the configured schedule (constant by default), at least min_steps steps. Methods (all
+// weights 1): Act = Σ_i (T_i − S_i)² on the logits; Jac = ‖∇_x T_y − ∇_x S_y‖² on the label row
+// (‖∇T/‖∇T‖ − ∇S/‖∇S‖‖² with --normalize-jac). Paired differences: each row with Jac against its
+// twin without it, per seed (same subset, initialization and batch order).
+// Task i of a grid: row = i mod 6, seed = (i / 6) mod seeds, N index = i / (6 · seeds).
 #include <cstdio>
 #include <optional>
 #include <sstream>
@@ -35,13 +39,16 @@ auto distill_methods() {
                          method("{Act+Jac}", OutputMatch{} + jac));
 }
 
-template <class Norm>
-double train_with(const Config& c, std::size_t row, MlpNet& s, const Data& d,
-                  const losses::TeacherData<T>* data, const TeacherNet& teacher,
-                  std::uint64_t seed) {
-  train::Adam<T> opt({.lr = 1e-3});
-  const auto sched = train::Schedule::constant(1e-3);
+/// Each row with Jacobian matching against its twin without it.
+const std::vector<std::pair<std::string, std::string>> kJacobianTwins = {
+    {"Jac+CE", "CE"}, {"{Act+Jac}+CE", "Act+CE"}, {"{Act+Jac}", "Act"}};
+
+template <class Norm, class Student, class Teacher>
+double train_with(const Config& c, std::size_t row, Student& s, const Data& d,
+                  const losses::TeacherData<T>* data, const Teacher& teacher, std::uint64_t seed) {
+  train::Adam<T> opt({.lr = kStudentLr});
   const auto o = student_fit(c, d.X.rows(), seed);
+  const auto sched = student_schedule(c, o, d.X.rows());
   with_method(distill_methods<Norm>(), row, [&](const auto& m) {
     if constexpr (!needs_teacher<decltype(m)>)
       train::fit(s, m.loss, opt, sched, d.X, d.y, o);
@@ -53,24 +60,26 @@ double train_with(const Config& c, std::size_t row, MlpNet& s, const Data& d,
   return double(o.epochs);
 }
 
-}  // namespace
-
-std::vector<std::string> distill_method_names() {
-  return method_names(distill_methods<losses::NoNorm>());
-}
-
-double train_distill_student(const Config& c, std::size_t row, MlpNet& s, const Data& d,
-                             const losses::TeacherData<T>* data, const TeacherNet& teacher,
-                             std::uint64_t seed) {
+template <class Student, class Teacher>
+double train_student(const Config& c, std::size_t row, Student& s, const Data& d,
+                     const losses::TeacherData<T>* data, const Teacher& teacher,
+                     std::uint64_t seed) {
   return c.normalize_jac ? train_with<losses::L2>(c, row, s, d, data, teacher, seed)
                          : train_with<losses::NoNorm>(c, row, s, d, data, teacher, seed);
 }
 
-std::filesystem::path student_path(const Config& c, const std::string& method) {
-  return c.out / "students" / ("distill " + method + ".safetensors");
-}
+/// x position of N per class on the plots' log axis ("all" = 6 000 per class, the training set).
+double n_position(Index n) { return n == 0 ? 6000.0 : double(n); }
 
-void run_distillation(Context& ctx, const TeacherNet& teacher) {
+struct PairSpec {
+  std::string protocol;     ///< grid and JSON name ("distill", "distill_tanh")
+  std::string file;         ///< CSV and figure stem
+  std::string heading;      ///< results.md section
+  std::string description;  ///< "MLP 784-128-10 student, CNN teacher"
+};
+
+template <class Student, class Teacher, class MakeStudent>
+void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeStudent make_student) {
   const Config& c = ctx.cfg;
   const io::FashionMnist& fm = ctx.fm;
   const auto names = distill_method_names();
@@ -84,7 +93,7 @@ void run_distillation(Context& ctx, const TeacherNet& teacher) {
   std::size_t cached_group = SIZE_MAX;
   Data d;
   std::optional<losses::TeacherData<T>> data;
-  const auto grid = run_grid(ctx.comm, ctx.checkpoint, "distill", tasks, 2, [&](std::size_t i) {
+  const auto grid = run_grid(ctx.comm, ctx.checkpoint, spec.protocol, tasks, 2, [&](std::size_t i) {
     const std::size_t row = i % M, seed = (i / M) % S, ni = i / (M * S);
     const Index n = c.distill_n[ni];
     if (i / M != cached_group) {
@@ -98,23 +107,23 @@ void run_distillation(Context& ctx, const TeacherNet& teacher) {
       data.reset();
       if (d.X.rows() <= 5000) data = losses::TeacherData<T>::record(teacher, d.X, true);
     }
-    MlpNet s = make_mlp(100 + std::uint64_t(seed));
+    Student s = make_student(100 + std::uint64_t(seed));
     const double epochs =
-        train_distill_student(c, row, s, d, data ? &*data : nullptr, teacher, 10 + seed);
+        train_student(c, row, s, d, data ? &*data : nullptr, teacher, 10 + seed);
     const double a = train::evaluate(s, ctx.test.X, ctx.test.y).accuracy;
     if (seed == 0 && ni + 1 == c.distill_n.size() && (row == 0 || row == 2))
-      io::save_weights(s, student_path(c, names[row]));
+      io::save_weights(s, student_path(c, spec.protocol, names[row]));
     if (ctx.verbose())
-      std::fprintf(stderr, "[distill] N=%s seed %zu %-13s %3.0f epochs  acc %.4f\n",
-                   n_name(n).c_str(), seed, names[row].c_str(), epochs, a);
+      std::fprintf(stderr, "[%s] N=%s seed %zu %-13s %3.0f epochs  acc %.4f\n",
+                   spec.protocol.c_str(), n_name(n).c_str(), seed, names[row].c_str(), epochs, a);
     return std::vector<double>{a, epochs};
   });
   if (!ctx.comm.is_root()) return;
 
   std::vector<std::string> columns, csv;
   for (Index n : c.distill_n) columns.push_back("N=" + n_name(n));
-  Table table("\nDistillation: MLP 784-128-10 student, CNN teacher; test accuracy % (mean ± std "
-              "over " + std::to_string(c.seeds) + " seeds), Jacobian " +
+  Table table("\nDistillation: " + spec.description + "; test accuracy % (mean ± std over " +
+                  std::to_string(c.seeds) + " seeds), Jacobian " +
                   (c.normalize_jac ? "normalized" : "unnormalized"),
               "method", names, columns);
   for (std::size_t i = 0; i < tasks; ++i) {
@@ -126,16 +135,92 @@ void run_distillation(Context& ctx, const TeacherNet& teacher) {
          << ',' << a;
     csv.push_back(line.str());
   }
-  write_csv(c.out / "distillation.csv", "method,samples_per_class,seed,epochs,test_accuracy", csv);
+  const Table paired = paired_differences(
+      table,
+      "\nPaired differences (" + spec.description +
+          "): Jacobian row minus its twin at the same seed, accuracy points, mean ± std (seeds "
+          "where the Jacobian row wins / seeds)",
+      kJacobianTwins);
+  write_csv(c.out / (spec.file + ".csv"), "method,samples_per_class,seed,epochs,test_accuracy", csv);
   table.print();
-  write_line_plot(c.out / "distillation.png", table.means());
-  std::printf("plot distillation.png: x = N per class (");
-  for (Index n : c.distill_n) std::printf(" %s", n_name(n).c_str());
-  std::printf(" ), y = accuracy 0..100%%; colors:");
-  for (std::size_t r = 0; r < M; ++r) std::printf(" %s=%s", names[r].c_str(), plot_color(r));
-  std::printf("\n");
-  ctx.report.results["distill"]["table"] = table.to_json();
-  ctx.report.run["distill"] = {{"run_seconds", grid.seconds}, {"restored_runs", grid.restored}};
+  paired.print();
+
+  std::vector<double> x;
+  std::vector<std::pair<double, std::string>> ticks;
+  for (Index n : c.distill_n) {
+    x.push_back(n_position(n));
+    ticks.emplace_back(n_position(n), n_name(n));
+  }
+  plot::Figure f = table_figure(table, x);
+  f.title = "Distillation: " + spec.description;
+  f.xlabel = "training samples per class";
+  f.ylabel = "test accuracy (%)";
+  f.logx = true;
+  f.xticks = ticks;
+  f.dodge = true;
+  f.note = "mean ± std over " + std::to_string(c.seeds) + " seeds; Act: output matching, Jac: " +
+           "label-row Jacobian matching, CE: labels; schedule " + c.schedule;
+  plot::Figure fp = table_figure(paired, x);
+  fp.title = "Adding Jacobian matching: " + spec.description;
+  fp.xlabel = "training samples per class";
+  fp.ylabel = "accuracy difference (points)";
+  fp.logx = true;
+  fp.xticks = ticks;
+  fp.hline = 0.0;
+  fp.dodge = true;
+  fp.note = "per-seed difference (same subset, init, batches), mean ± std over " +
+            std::to_string(c.seeds) + " seeds; above 0: Jacobian matching helps";
+
+  auto& res = ctx.report.results[spec.protocol];
+  res["table"] = table.to_json();
+  res["paired"] = paired.to_json();
+  ctx.report.run[spec.protocol] = {{"run_seconds", grid.seconds}, {"restored_runs", grid.restored}};
+  ctx.report.section(spec.heading,
+                     "Per-run values: `" + spec.file + ".csv` (accuracy as a fraction). Student "
+                     "learning rate: Adam 1e-3, schedule " + c.schedule + ".",
+                     {&table, &paired});
+  ctx.report.figure(c.out, spec.file, f,
+                    "test accuracy vs samples per class (log x), one line per method, bars = ± std");
+  ctx.report.figure(c.out, spec.file + "_paired", fp,
+                    "per-seed accuracy gain of each Jacobian row over its twin, bars = ± std");
+}
+
+}  // namespace
+
+std::vector<std::string> distill_method_names() {
+  return method_names(distill_methods<losses::NoNorm>());
+}
+
+double train_distill_student(const Config& c, std::size_t row, MlpNet& s, const Data& d,
+                             const losses::TeacherData<T>* data, const TeacherNet& teacher,
+                             std::uint64_t seed) {
+  return train_student(c, row, s, d, data, teacher, seed);
+}
+
+double train_distill_student(const Config& c, std::size_t row, TanhMlp& s, const Data& d,
+                             const losses::TeacherData<T>* data, const TanhMlp& teacher,
+                             std::uint64_t seed) {
+  return train_student(c, row, s, d, data, teacher, seed);
+}
+
+std::filesystem::path student_path(const Config& c, const std::string& protocol,
+                                   const std::string& method) {
+  return c.out / "students" / (protocol + " " + method + ".safetensors");
+}
+
+void run_distillation(Context& ctx, const TeacherNet& teacher) {
+  run_pair<MlpNet>(ctx, teacher,
+                   {"distill", "distillation", "Distillation: CNN teacher → ReLU MLP student",
+                    "MLP 784-128-10 student, CNN teacher"},
+                   [](std::uint64_t seed) { return make_mlp(seed); });
+}
+
+void run_distillation_tanh(Context& ctx, const TanhMlp& teacher) {
+  run_pair<TanhMlp>(ctx, teacher,
+                    {"distill_tanh", "distillation_tanh",
+                     "Distillation: tanh MLP teacher → tanh MLP student",
+                     "tanh MLP 784-64-64-10 student, tanh MLP 784-256-256-10 teacher"},
+                    [](std::uint64_t seed) { return make_tanh_student(seed); });
 }
 
 }  // namespace jacnet::fashion

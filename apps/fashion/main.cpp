@@ -1,10 +1,12 @@
 // jacnet_fashion — the main job: Srinivas & Fleuret's (ICML 2018) Jacobian-matching experiments
 // on Fashion-MNIST, as a small application (docs/app.md; results in docs/results.md).
 //
-//   protocols   distillation.cpp, transfer.cpp, noise.cpp, saliency.cpp (teachers: teacher.cpp)
+//   protocols   distillation.cpp (CNN and tanh pairs), transfer.cpp, noise.cpp, equivalence.cpp,
+//               saliency.cpp (teachers: teacher.cpp, tanh_teacher.cpp)
 //   config      config.cpp (presets, --config FILE.json, flags)
 //   grid        grid.cpp (runs spread over MPI ranks, checkpoints, --resume)
-//   report      report.cpp (tables, CSV, plot, results.json / run.json)
+//   report      report.cpp (tables, paired differences, CSV, results.json / results.md /
+//               run.json), plot.cpp (figures with cairo: PNG + SVG)
 //
 //   jacnet_fashion                         # quick grid (docs/results.md)
 //   jacnet_fashion --full                  # the full grid
@@ -17,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #ifdef _OPENMP
 #include <omp.h>
@@ -79,28 +82,57 @@ int run(const Comm& comm, const Config& c, int argc, char** argv) {
   truncate(test, c.test_max);
   Context ctx{c, comm, fm, test, checkpoint, report};
 
-  if (c.has("distill") || c.has("saliency")) {
-    Data tr{fm.train.images, fm.train.labels};
-    truncate(tr, c.teacher_train);
-    const TeacherNet teacher = teacher_for(ctx, "teacher.safetensors", tr, 10, "teacher");
-    if (comm.is_root()) {
-      const double ta = train::evaluate(teacher, test.X, test.y).accuracy;
-      std::printf("Teacher CNN (%lld parameters): test accuracy %.2f%% on %lld images\n",
-                  static_cast<long long>(teacher.num_params()), 100 * ta,
+  report.markdown =
+      "# jacnet_fashion results (" + c.mode + " mode)\n\n"
+      "Written by `jacnet_fashion` (apps/fashion); the same bits for any number of MPI ranks and "
+      "threads and after `--resume`. Accuracies are test accuracies in %, mean ± std over " +
+      std::to_string(c.seeds) +
+      " seeds; paired differences are in accuracy points, computed per seed (same training "
+      "subset, initialization and batch order), with the number of seeds where the Jacobian row "
+      "wins. Configuration (`results.json`, key `config`): `" + results_config(c).dump() +
+      "`\n\n";
+  auto teacher_line = [&](const std::string& what, double acc, Index params) {
+    char b[256];
+    std::snprintf(b, sizeof b, "%s (%lld parameters): test accuracy %.2f%% on %lld images\n",
+                  what.c_str(), static_cast<long long>(params), 100 * acc,
                   static_cast<long long>(test.X.rows()));
+    std::fputs(b, stdout);
+    report.markdown += std::string("- ") + b;
+  };
+  Data tr{fm.train.images, fm.train.labels};
+  truncate(tr, c.teacher_train);
+  std::optional<TeacherNet> teacher;
+  std::optional<TanhMlp> tanh_net;
+  if (c.has("distill") || c.has("saliency") || c.has("equivalence")) {
+    teacher = teacher_for(ctx, "teacher.safetensors", tr, 10, "teacher");
+    if (comm.is_root()) {
+      const double ta = train::evaluate(*teacher, test.X, test.y).accuracy;
+      teacher_line("Teacher CNN", ta, teacher->num_params());
       report.results["teacher"]["test_accuracy"] = ta;
     }
-    if (c.has("distill")) run_distillation(ctx, teacher);
-    if (c.has("saliency")) run_saliency(ctx, teacher);
   }
+  if (c.has("distill_tanh") || c.has("saliency") || c.has("equivalence")) {
+    tanh_net = tanh_teacher(ctx, tr);
+    if (comm.is_root()) {
+      const double ta = train::evaluate(*tanh_net, test.X, test.y).accuracy;
+      teacher_line(std::string("Teacher tanh MLP ") + kTanhTeacherDescription, ta,
+                   tanh_net->num_params());
+      report.results["tanh_teacher"]["test_accuracy"] = ta;
+    }
+  }
+  if (comm.is_root()) report.markdown += "\n";
+  if (c.has("distill")) run_distillation(ctx, *teacher);
+  if (c.has("distill_tanh")) run_distillation_tanh(ctx, *tanh_net);
+  if (c.has("saliency")) run_saliency(ctx, *teacher, tanh_net ? &*tanh_net : nullptr);
   if (c.has("transfer")) run_transfer(ctx);
   if (c.has("noise")) run_noise(ctx);
+  if (c.has("equivalence")) run_equivalence(ctx, *teacher, *tanh_net);
 
   if (comm.is_root()) {
     report.results["config"] = results_config(c);
     report.results["note"] =
-        "fractions in [0, 1]; 0 samples per class = all; distill plot colors in method order: "
-        "CE black, Act+CE red, Jac+CE green, {Act+Jac}+CE blue, Act orange, {Act+Jac} purple";
+        "accuracies as fractions in [0, 1]; 0 samples per class = all; paired: per-seed "
+        "differences (Jacobian row minus its twin), wins = seeds where it is > 0";
     std::string cmd;
     for (int i = 0; i < argc; ++i) {
       if (i > 0) cmd += ' ';

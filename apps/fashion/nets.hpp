@@ -5,6 +5,8 @@
 //   mlp        784 → 128 → ReLU → 10          (distillation and noise-robustness student)
 //   small_cnn  1x28x28 → conv3x3 pad1 (4) → ReLU → maxpool 2 → 784 → dense C
 //              (transfer student; its attention boundary 4x14x14 after layer 3)
+//   tanh_mlp   784 → h1 → tanh → h2 → tanh → 10: the second distillation pair, whose input
+//              Jacobians are smooth: teacher 784-256-256-10, student 784-64-64-10
 #include <cstdint>
 
 #include "jacnet/nn/activation.hpp"
@@ -49,5 +51,17 @@ inline SmallCnn make_small_cnn(Index outputs, std::uint64_t seed) {
   n.init(seed);
   return n;
 }
+
+using TanhMlp = nn::Sequential<nn::Dense<T>, nn::Tanh<T>, nn::Dense<T>, nn::Tanh<T>, nn::Dense<T>>;
+inline constexpr const char* kTanhTeacherDescription = "dense(784,256)-tanh-dense(256,256)-tanh-dense(256,10)";
+
+inline TanhMlp make_tanh_mlp(Index h1, Index h2, std::uint64_t seed) {
+  TanhMlp n(Shape{784}, nn::Dense<T>(784, h1), nn::Tanh<T>(), nn::Dense<T>(h1, h2), nn::Tanh<T>(),
+            nn::Dense<T>(h2, 10));
+  n.init(seed);
+  return n;
+}
+inline TanhMlp make_tanh_teacher(std::uint64_t seed) { return make_tanh_mlp(256, 256, seed); }
+inline TanhMlp make_tanh_student(std::uint64_t seed) { return make_tanh_mlp(64, 64, seed); }
 
 }  // namespace jacnet::fashion

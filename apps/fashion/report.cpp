@@ -1,4 +1,5 @@
-// apps/fashion/report.cpp — tables, CSV, plot and the run's JSON files (report.hpp).
+// apps/fashion/report.cpp — tables, paired differences, CSV, figures and the run's files
+// (report.hpp).
 #include "report.hpp"
 
 #include <algorithm>
@@ -7,7 +8,7 @@
 #include <sstream>
 
 #include "jacnet/io/atomic_file.hpp"
-#include "jacnet/io/png.hpp"
+#include "jacnet/core/error.hpp"
 
 namespace jacnet::fashion {
 
@@ -38,11 +39,29 @@ std::string pad_right(const std::string& s, std::size_t w) {
   return s + std::string(w > width(s) ? w - width(s) : 0, ' ');
 }
 
-std::string pm(const std::vector<double>& v) {
+/// "mean ± std" in percent; paired cells: "+mean ± std (wins/n)".
+std::string cell(const std::vector<double>& v, bool paired, bool compact = false) {
+  if (v.empty()) return "–";
   const auto [m, s] = mean_std(v);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%6.2f ± %5.2f", 100 * m, 100 * s);
+  char buf[96];
+  if (paired) {
+    const auto wins = std::count_if(v.begin(), v.end(), [](double x) { return x > 0; });
+    std::snprintf(buf, sizeof buf, compact ? "%+.2f ± %.2f (%lld/%zu)" : "%+6.2f ± %5.2f (%lld/%zu)",
+                  100 * m, 100 * s, static_cast<long long>(wins), v.size());
+  } else {
+    std::snprintf(buf, sizeof buf, compact ? "%.2f ± %.2f" : "%6.2f ± %5.2f", 100 * m, 100 * s);
+  }
   return buf;
+}
+
+/// Markdown cell text: '|' escaped.
+std::string md_escape(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    if (ch == '|') o += '\\';
+    o += ch;
+  }
+  return o;
 }
 
 }  // namespace
@@ -56,7 +75,7 @@ Table::Table(std::string title_, std::string corner_, std::vector<std::string> r
       values(rows.size(), std::vector<std::vector<double>>(columns.size())) {}
 
 void Table::print(std::FILE* f) const {
-  std::size_t name_w = width(corner), cell_w = 15;
+  std::size_t name_w = width(corner), cell_w = paired ? 22 : 15;
   for (const auto& r : rows) name_w = std::max(name_w, width(r));
   for (const auto& c : columns) cell_w = std::max(cell_w, width(c));
   std::ostringstream os;
@@ -65,20 +84,88 @@ void Table::print(std::FILE* f) const {
   os << "\n";
   for (std::size_t r = 0; r < rows.size(); ++r) {
     os << pad_right(rows[r], name_w);
-    for (std::size_t c = 0; c < columns.size(); ++c) os << " | " << pad_left(pm(values[r][c]), cell_w);
+    for (std::size_t c = 0; c < columns.size(); ++c)
+      os << " | " << pad_left(cell(values[r][c], paired), cell_w);
     os << "\n";
   }
   std::fputs(os.str().c_str(), f);
+}
+
+std::string Table::markdown() const {
+  std::ostringstream os;
+  os << "| " << md_escape(corner);
+  for (const auto& c : columns) os << " | " << md_escape(c);
+  os << " |\n|---";
+  for (std::size_t c = 0; c < columns.size(); ++c) os << "|---";
+  os << "|\n";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    os << "| " << md_escape(rows[r]);
+    for (std::size_t c = 0; c < columns.size(); ++c) os << " | " << cell(values[r][c], paired, true);
+    os << " |\n";
+  }
+  return os.str();
 }
 
 json Table::to_json() const {
   json t = json::object();
   for (std::size_t r = 0; r < rows.size(); ++r)
     for (std::size_t c = 0; c < columns.size(); ++c) {
-      const auto [m, s] = mean_std(values[r][c]);
-      t[rows[r]][columns[c]] = {{"mean", m}, {"std", s}};
+      const auto& v = values[r][c];
+      const auto [m, s] = mean_std(v);
+      json e = {{"mean", m}, {"std", s}};
+      if (paired) {
+        e["wins"] = std::count_if(v.begin(), v.end(), [](double x) { return x > 0; });
+        e["seeds"] = v.size();
+        e["differences"] = v;
+      }
+      t[rows[r]][columns[c]] = e;
     }
   return t;
+}
+
+std::size_t Table::row(const std::string& name) const {
+  const auto it = std::find(rows.begin(), rows.end(), name);
+  JACNET_CHECK(it != rows.end(), ValueError, "fashion::Table", "table '", title, "' has no row '",
+               name, "'");
+  return static_cast<std::size_t>(it - rows.begin());
+}
+
+Table paired_differences(const Table& t, const std::string& title,
+                         const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::vector<std::string> names;
+  for (const auto& [a, b] : pairs) names.push_back(a + " − " + b);
+  Table d(title, "difference", names, t.columns);
+  d.paired = true;
+  for (std::size_t k = 0; k < pairs.size(); ++k) {
+    const std::size_t a = t.row(pairs[k].first), b = t.row(pairs[k].second);
+    for (std::size_t c = 0; c < t.columns.size(); ++c) {
+      const auto& va = t.values[a][c];
+      const auto& vb = t.values[b][c];
+      JACNET_CHECK(va.size() == vb.size(), ValueError, "fashion::paired_differences", "table '",
+                   t.title, "', column ", t.columns[c], ": ", va.size(), " seeds of '",
+                   pairs[k].first, "' vs ", vb.size(), " of '", pairs[k].second, "'");
+      for (std::size_t s = 0; s < va.size(); ++s) d.values[k][c].push_back(va[s] - vb[s]);
+    }
+  }
+  return d;
+}
+
+plot::Figure table_figure(const Table& t, const std::vector<double>& x) {
+  JACNET_CHECK(x.size() == t.columns.size(), ValueError, "fashion::table_figure", "table '",
+               t.title, "': ", x.size(), " x values for ", t.columns.size(), " columns");
+  plot::Figure f;
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    plot::Series s;
+    s.label = t.rows[r];
+    s.x = x;
+    for (const auto& v : t.values[r]) {
+      const auto [m, sd] = mean_std(v);
+      s.y.push_back(100 * m);
+      s.err.push_back(100 * sd);
+    }
+    f.series.push_back(std::move(s));
+  }
+  return f;
 }
 
 std::vector<std::vector<double>> Table::means() const {
@@ -95,66 +182,44 @@ void write_csv(const std::filesystem::path& path, const std::string& header,
   io::write_file_atomic(path, s);
 }
 
-// ---- the raster line plot ------------------------------------------------------------------------
-namespace {
-
-struct Rgb {
-  std::uint8_t r, g, b;
-};
-const Rgb kColors[] = {{0, 0, 0},     {230, 25, 75},  {60, 180, 75},
-                       {0, 130, 200}, {245, 130, 48}, {145, 30, 180}};
-const char* kColorNames[] = {"black", "red", "green", "blue", "orange", "purple"};
-
-void put(io::Image& im, int x, int y, Rgb c, int thick = 1) {
-  for (int dy = -thick / 2; dy <= thick / 2; ++dy)
-    for (int dx = -thick / 2; dx <= thick / 2; ++dx) {
-      const int px = x + dx, py = y + dy;
-      if (px < 0 || py < 0 || px >= im.width || py >= im.height) continue;
-      im.at(px, py, 0) = c.r;
-      im.at(px, py, 1) = c.g;
-      im.at(px, py, 2) = c.b;
-    }
-}
-void line(io::Image& im, int x0, int y0, int x1, int y1, Rgb c, int thick = 1) {
-  const int n = std::max(std::abs(x1 - x0), std::abs(y1 - y0));
-  for (int i = 0; i <= n; ++i) {
-    const double t = n ? double(i) / n : 0.0;
-    put(im, int(std::lround(x0 + t * (x1 - x0))), int(std::lround(y0 + t * (y1 - y0))), c, thick);
+void Report::section(const std::string& heading, const std::string& text,
+                     const std::vector<const Table*>& tables) {
+  markdown += "## " + heading + "\n\n";
+  if (!text.empty()) markdown += text + "\n\n";
+  for (const Table* t : tables) {
+    std::string title = t->title;
+    while (!title.empty() && title.front() == '\n') title.erase(0, 1);
+    markdown += title + ":\n\n" + t->markdown() + "\n";
   }
 }
 
-}  // namespace
-
-const char* plot_color(std::size_t row) { return kColorNames[row % 6]; }
-
-// Accuracy (y, 0..100 %, grid lines every 10 %) against the column index (x, equally spaced);
-// one line per row; legend: colored squares top-left in row order.
-void write_line_plot(const std::filesystem::path& path, const std::vector<std::vector<double>>& acc) {
-  const std::size_t n = acc.empty() ? 0 : acc[0].size();
-  const int W = 640, H = 420, L = 50, R = 20, Tp = 40, Bt = 40;
-  io::Image im(W, H, 3, 255);
-  auto xpos = [&](std::size_t i) {
-    return n == 1 ? L + (W - L - R) / 2 : L + int((W - L - R) * double(i) / double(n - 1));
-  };
-  auto ypos = [&](double a) { return H - Bt - int((H - Tp - Bt) * std::clamp(a, 0.0, 1.0)); };
-  for (int k = 0; k <= 10; ++k)
-    line(im, L, ypos(k / 10.0), W - R, ypos(k / 10.0), k == 0 ? Rgb{0, 0, 0} : Rgb{220, 220, 220});
-  line(im, L, ypos(0), L, ypos(1), {0, 0, 0});
-  for (std::size_t i = 0; i < n; ++i) line(im, xpos(i), ypos(0), xpos(i), ypos(0) + 6, {0, 0, 0});
-  for (std::size_t m = 0; m < acc.size(); ++m) {
-    const Rgb c = kColors[m % 6];
-    for (std::size_t i = 0; i < acc[m].size(); ++i) {
-      if (i > 0) line(im, xpos(i - 1), ypos(acc[m][i - 1]), xpos(i), ypos(acc[m][i]), c, 2);
-      for (int d = -3; d <= 3; ++d)
-        line(im, xpos(i) - 3, ypos(acc[m][i]) + d, xpos(i) + 3, ypos(acc[m][i]) + d, c);
-    }
-    for (int d = 0; d < 12; ++d) line(im, 10 + 20 * int(m), 10 + d, 22 + 20 * int(m), 10 + d, c);
+void Report::figure_written(const std::string& stem, const std::vector<std::string>& files,
+                            const std::string& title, const std::string& caption) {
+  if (files.empty()) {
+    if (!told_no_plots_) std::printf("\nfigures: none written: %s\n", plot::unavailable_reason().c_str());
+    told_no_plots_ = true;
+    run["figures_missing_reason"] = plot::unavailable_reason();
+    return;
   }
-  io::write_png(path, im);
+  std::printf("figure %s.png / %s.svg: %s\n", stem.c_str(), stem.c_str(), caption.c_str());
+  for (const auto& f : files) run["figures"].push_back(f);
+  markdown += "![" + title + "](" + stem + ".png)\n\n*" + caption + "* ([SVG](" + stem +
+              ".svg))\n\n";
+}
+
+void Report::figure(const std::filesystem::path& out, const std::string& stem,
+                    const plot::Figure& f, const std::string& caption) {
+  figure_written(stem, plot::write(out / stem, f), f.title, caption);
+}
+
+void Report::figure(const std::filesystem::path& out, const std::string& stem,
+                    const plot::ImageGrid& g, const std::string& caption) {
+  figure_written(stem, plot::write(out / stem, g), g.title, caption);
 }
 
 void Report::write(const std::filesystem::path& out) const {
   io::write_file_atomic(out / "results.json", results.dump(2) + "\n");
+  io::write_file_atomic(out / "results.md", markdown);
   io::write_file_atomic(out / "run.json", run.dump(2) + "\n");
 }
 

@@ -1,12 +1,24 @@
 # Shared by the jacnet_fashion ctest scripts (sourced): the files that must be bitwise equal
 # between two runs of the same configuration (run.json and the checkpoint hold timings).
-TABLES="distillation.csv transfer.csv noise.csv results.json distillation.png saliency.png"
+TABLES="distillation.csv distillation_tanh.csv transfer.csv noise.csv equivalence.csv results.json results.md"
+# The figures (<stem>.png and <stem>.svg each), written when the app was built with cairo.
+FIGURES="distillation distillation_paired distillation_tanh distillation_tanh_paired transfer transfer_paired noise equivalence saliency"
 
-# same_tables DIR_A DIR_B: cmp every table file; prints the differing ones, returns 1 if any.
+# same_tables DIR_A DIR_B: cmp every table and figure file; prints the missing or differing ones,
+# returns 1 if any. Figures are compared unless DIR_A's run.json says why none were written.
 same_tables() {
   status=0
-  for f in $TABLES; do
-    if ! cmp -s "$1/$f" "$2/$f"; then
+  files=$TABLES
+  if grep -q figures_missing_reason "$1/run.json"; then
+    echo "NOTE: built without cairo, no figures to compare: $(grep figures_missing_reason "$1/run.json")"
+  else
+    for f in $FIGURES; do files="$files $f.png $f.svg"; done
+  fi
+  for f in $files; do
+    if [ ! -f "$1/$f" ] || [ ! -f "$2/$f" ]; then
+      echo "MISSING: $1/$f or $2/$f"
+      status=1
+    elif ! cmp -s "$1/$f" "$2/$f"; then
       echo "DIFFERENT: $1/$f vs $2/$f"
       status=1
     fi
