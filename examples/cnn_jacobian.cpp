@@ -47,7 +47,7 @@ int main() {
   }
 
   // Full per-sample Jacobians: (B*K) x D, row b*K+k = ∂y_k/∂x of sample b.
-  Workspace<T> ws;  // reuse across calls
+  ModeWorkspace<T> ws;  // reuse across calls
   Matrix<T> Jrev, Jfwd;
   jacrev(net, X, ws, Jrev);  // warm-up
   const auto t0 = std::chrono::steady_clock::now();

@@ -40,7 +40,7 @@ int main() {
 
   using namespace jacnet::losses;
   const auto loss = CrossEntropy{} + OutputMatch{} + JacobianMatch<LabelClass, L2>{};
-  Workspace<T> ws(/*seed=*/4);  // keep it across steps: no reallocation
+  LossWorkspace<T> ws(/*seed=*/4);  // keep it across steps: no reallocation
 
   const auto& r =
       loss.value_and_grad(student, Batch(X, labels, teacher), ws);  // valid until the

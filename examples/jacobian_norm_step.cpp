@@ -36,7 +36,7 @@ int main() {
   using namespace jacnet::losses;
   const double lambda = 0.1;
   const auto loss = CrossEntropy{} + lambda * JacobianNorm<RandomProjection<1>>{};
-  Workspace<T> ws(/*seed=*/3);
+  LossWorkspace<T> ws(/*seed=*/3);
 
   const auto& r = loss.value_and_grad(net, Batch(X, labels), ws);
   const T exact = JacobianNorm<Exact>{}.value(net, Batch(X), ws);

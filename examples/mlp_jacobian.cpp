@@ -28,7 +28,7 @@ int main() {
   for (Index i = 0; i < X.size(); ++i) X.data()[i] = u(rng);
 
   // Full per-sample Jacobians: (B*K) x D, row b*K+k = ∂y_k/∂x of sample b.
-  nn::Workspace<T> ws;  // reuse across calls: no allocation after the first
+  nn::ModeWorkspace<T> ws;  // reuse across calls: no allocation after the first
   Matrix<T> Jrev, Jfwd;
   nn::jacrev(net, X, ws, Jrev);
   nn::jacfwd(net, X, ws, Jfwd);

@@ -22,10 +22,22 @@
 #include "jacnet/nn/batchnorm.hpp"
 #include "jacnet/nn/autodiff_layer.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "jacnet/nn/net.hpp"
+#include "jacnet/nn/workspace.hpp"
+#include "jacnet/nn/seeds.hpp"
+#include "jacnet/nn/products.hpp"
+#include "jacnet/nn/jacobian.hpp"
+#include "jacnet/nn/gradient.hpp"
+#include "jacnet/nn/second_order.hpp"
 #include "jacnet/nn/modes.hpp"
 #include "jacnet/nn/trainable.hpp"
 
 // losses
+#include "jacnet/losses/term.hpp"
+#include "jacnet/losses/plan.hpp"
+#include "jacnet/losses/batch.hpp"
+#include "jacnet/losses/teacher.hpp"
+#include "jacnet/losses/driver.hpp"
 #include "jacnet/losses/loss.hpp"
 #include "jacnet/losses/seeds.hpp"
 #include "jacnet/losses/composition.hpp"
@@ -62,7 +74,14 @@
 #include "jacnet/io/idx.hpp"
 #include "jacnet/io/fashion_mnist.hpp"
 #endif
-#if __has_include(<nlohmann/json.hpp>)
+// JACNET_HAS_JSON (set by the CMake target when it finds nlohmann-json): 1 includes the
+// JSON-based readers, 0 leaves them out; undefined: included when <nlohmann/json.hpp> exists.
+#if defined(JACNET_HAS_JSON)
+#if JACNET_HAS_JSON
+#include "jacnet/io/safetensors.hpp"
+#include "jacnet/io/weights.hpp"
+#endif
+#elif __has_include(<nlohmann/json.hpp>)
 #include "jacnet/io/safetensors.hpp"
 #include "jacnet/io/weights.hpp"
 #endif

@@ -13,6 +13,7 @@
 #include "support/layer_check.hpp"
 #include "support/nets.hpp"
 #include "support/skip.hpp"
+#include "support/thread_independence.hpp"
 
 using namespace jacnet;
 using namespace jacnet::nn::testing;
@@ -81,41 +82,13 @@ TEST_CASE("sharded passes are bitwise the same for any thread count, capped or n
           "[nn][execution][threads]") {
 #ifdef _OPENMP
   // Every pass with several shards uses threads here, however small (the conv net is below the
-  // default kParallelPassWork); restored at the end.
-  nn::set_min_parallel_work(0);
+  // default kParallelPassWork): tests/support/thread_independence.hpp.
   auto check_net = [](const auto& net, Index B, Index D) {
     using S = typename std::remove_cvref_t<decltype(net)>::Scalar;
     std::mt19937_64 rng(11);
     const Matrix<S> X = random_matrix(B, D, rng).template cast<S>();
     REQUIRE(nn::make_shards(B).count > 1);
-    const int saved = omp_get_max_threads();
-    auto with_threads = [&](int t) {
-      omp_set_num_threads(t);
-      auto r = all_passes(net, X, 5);
-      omp_set_num_threads(saved);
-      return r;
-    };
-    const auto r1 = with_threads(1), r2 = with_threads(2), r3 = with_threads(3);
-    CHECK(r1 == r2);
-    CHECK(r1 == r3);
-    // Capped by set_max_threads(1).
-    omp_set_num_threads(2);
-    nn::set_max_threads(1);
-    const auto rc = all_passes(net, X, 5);
-    nn::set_max_threads(0);
-    omp_set_num_threads(saved);
-    CHECK(r1 == rc);
-    // From inside a user's own parallel region: every thread runs the passes serially.
-    std::vector<decltype(all_passes(net, X, 5))> rn(2);
-    omp_set_num_threads(2);
-#pragma omp parallel num_threads(2)
-    {
-      const int t = omp_get_thread_num();
-      if (t < 2) rn[std::size_t(t)] = all_passes(net, X, 5);
-    }
-    omp_set_num_threads(saved);
-    CHECK(r1 == rn[0]);
-    CHECK(r1 == rn[1]);
+    jacnet::testing::check_same_for_any_thread_count([&] { return all_passes(net, X, 5); });
   };
   {
     auto net = wide_mlp<float>();

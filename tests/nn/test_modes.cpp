@@ -59,8 +59,8 @@ TEST_CASE("jacrev == jacfwd == finite differences through Flatten (K < D and K >
   wide.init(2);
   const Mat X2 = random_matrix(5, 2, rng);
   CHECK_FALSE(jacobian_uses_reverse(wide));
-  CHECK(jacobian(wide, X2) == jacfwd(wide, X2));
-  JACNET_CHECK_CLOSE(jacrev(wide, X2), jacfwd(wide, X2), 1e-12, "wide jacrev vs jacfwd");
+  CHECK(nn::jacobian(wide, X2) == nn::jacfwd(wide, X2));
+  JACNET_CHECK_CLOSE(nn::jacrev(wide, X2), nn::jacfwd(wide, X2), 1e-12, "wide jacrev vs jacfwd");
 }
 
 TEST_CASE("jvp, vjp and jacobian_rows agree with the full Jacobian", "[nn][modes]") {

@@ -9,8 +9,10 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "jacnet/losses/loss.hpp"
+#include "jacnet/losses/term.hpp"
 
 namespace jacnet::losses {
 
@@ -53,17 +55,43 @@ struct Scaled : LossBase<Scaled<A>> {
   }
 };
 
-template <LossExpression A, LossExpression B>
-Sum<std::remove_cvref_t<A>, std::remove_cvref_t<B>> operator+(A&& a, B&& b) {
-  return {std::forward<A>(a), std::forward<B>(b)};
+namespace detail {
+/// Anything derived from LossTag (a term or a composite, well-formed or not): the operators take
+/// these and then assert the protocol, so a malformed term fails at the `+` with one message.
+template <class A>
+concept LossTagged = std::is_base_of_v<LossTag, std::remove_cvref_t<A>>;
+}  // namespace detail
+
+#define JACNET_LOSS_TERM_PROTOCOL                                                                \
+  "is derived from losses::Term but is not a LossTerm: it needs `static constexpr Needs needs`, " \
+  "`std::string name() const`, `Index prepare(const Sizes&) const` and `template <class T> T "    \
+  "evaluate(const Context<T>&, const Slot&, T w, Adjoints<T>&) const` (losses/term.hpp)"
+
+template <detail::LossTagged A, detail::LossTagged B>
+auto operator+(A&& a, B&& b) {
+  static_assert(LossExpression<A>, "jacnet::losses: the left operand of + " JACNET_LOSS_TERM_PROTOCOL);
+  static_assert(LossExpression<B>, "jacnet::losses: the right operand of + " JACNET_LOSS_TERM_PROTOCOL);
+  if constexpr (LossExpression<A> && LossExpression<B>)
+    return Sum<std::remove_cvref_t<A>, std::remove_cvref_t<B>>(std::forward<A>(a),
+                                                               std::forward<B>(b));
 }
 
-template <class S, LossExpression A>
-requires std::is_arithmetic_v<S> Scaled<std::remove_cvref_t<A>>
-operator*(S lambda, A&& a) { return {static_cast<double>(lambda), std::forward<A>(a)}; }
+template <class S, detail::LossTagged A>
+requires std::is_arithmetic_v<S>
+auto operator*(S lambda, A&& a) {
+  static_assert(LossExpression<A>, "jacnet::losses: the operand of * " JACNET_LOSS_TERM_PROTOCOL);
+  if constexpr (LossExpression<A>)
+    return Scaled<std::remove_cvref_t<A>>(static_cast<double>(lambda), std::forward<A>(a));
+}
 
-template <LossExpression A, class S>
-requires std::is_arithmetic_v<S> Scaled<std::remove_cvref_t<A>>
-operator*(A&& a, S lambda) { return {static_cast<double>(lambda), std::forward<A>(a)}; }
+template <detail::LossTagged A, class S>
+requires std::is_arithmetic_v<S>
+auto operator*(A&& a, S lambda) {
+  static_assert(LossExpression<A>, "jacnet::losses: the operand of * " JACNET_LOSS_TERM_PROTOCOL);
+  if constexpr (LossExpression<A>)
+    return Scaled<std::remove_cvref_t<A>>(static_cast<double>(lambda), std::forward<A>(a));
+}
+
+#undef JACNET_LOSS_TERM_PROTOCOL
 
 }  // namespace jacnet::losses

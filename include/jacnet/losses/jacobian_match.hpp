@@ -57,15 +57,14 @@ struct JacobianMatch : Term<JacobianMatch<Select, Normalize>> {
                  " rows but the teacher has only ", n.Ct, " outputs");
     return K;
   }
-  Index student_offset(const Sizes& n) const { return offset.resolve(n, *this); }
 
   template <class T>
   void fill_seeds(const Context<T>& ctx, const Slot& s, Matrix<T>& seeds,
                   std::mt19937_64& rng) const {
     if constexpr (Select::uses_labels) detail::check_labels(ctx.labels, ctx.n.B, ctx.n.Ct, *this);
     for (Index b = 0; b < ctx.n.B; ++b)
-      Select::template fill<T>(seeds.middleRows(b * ctx.M + s.off, s.count), s.col, ctx.n.Ct, b,
-                               ctx.labels, ctx.YT, rng);
+      Select::template fill<T>(ctx.rows(seeds, s, b), s.col, ctx.n.Ct, b, ctx.labels, ctx.YT,
+                               rng);
   }
 
   template <class T>
@@ -77,9 +76,9 @@ struct JacobianMatch : Term<JacobianMatch<Select, Normalize>> {
     T total = T(0);
     for (Index b = 0; b < B; ++b) {
       for (Index k = 0; k < s.count; ++k) {
-        const auto h = ctx.J->row(b * ctx.M + s.off + k);
-        const auto t = ctx.JT->row(b * ctx.MT + s.toff + k);
-        auto hbar = adj.Jbar.row(b * ctx.M + s.off + k);
+        const auto h = ctx.J->row(ctx.row(s, b, k));
+        const auto t = ctx.JT->row(ctx.teacher_row(s, b, k));
+        auto hbar = adj.Jbar.row(ctx.row(s, b, k));
         if constexpr (!Normalize::normalize) {
           total += (h - t).squaredNorm();
           hbar += g * (h - t);

@@ -33,8 +33,7 @@ struct JacobianNorm : Term<JacobianNorm<Estimator>> {
   void fill_seeds(const Context<T>& ctx, const Slot& s, Matrix<T>& seeds,
                   std::mt19937_64& rng) const {
     for (Index b = 0; b < ctx.n.B; ++b)
-      Estimator::template fill<T>(seeds.middleRows(b * ctx.M + s.off, s.count), 0, ctx.n.Cs, b,
-                                  ctx.labels, ctx.YT, rng);
+      Estimator::template fill<T>(ctx.rows(seeds, s, b), 0, ctx.n.Cs, b, ctx.labels, ctx.YT, rng);
   }
 
   template <class T>
@@ -44,9 +43,9 @@ struct JacobianNorm : Term<JacobianNorm<Estimator>> {
     const T g = T(2) * w * c / T(B);
     T total = T(0);
     for (Index b = 0; b < B; ++b) {
-      const auto rows = ctx.J->middleRows(b * ctx.M + s.off, s.count);
+      const auto rows = ctx.rows(*ctx.J, s, b);
       total += rows.squaredNorm();
-      adj.Jbar.middleRows(b * ctx.M + s.off, s.count) += g * rows;
+      ctx.rows(adj.Jbar, s, b) += g * rows;
     }
     return c * total / T(B);
   }

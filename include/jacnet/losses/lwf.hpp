@@ -18,23 +18,28 @@
 
 namespace jacnet::losses {
 
-/// New-task cross-entropy plus old-head soft-target cross-entropy at temperature Temp.
+/// New-task cross-entropy plus old-head soft-target cross-entropy at temperature τ (run time,
+/// default Temp: LwF<>(n_new, lambda_old, tau) for a sweep over τ).
 template <double Temp = 2.0>
 struct LwF : Term<LwF<Temp>> {
   static_assert(Temp > 0.0, "jacnet::losses::LwF<Temp>: the temperature must be positive");
   static constexpr Needs needs{.labels = true, .teacher_outputs = true};
+  static constexpr double default_temperature = Temp;
   Index new_classes = 0;  ///< n_new: student outputs [0, n_new) are the new task's logits
   double lambda_old = 1.0;
+  double temperature = Temp;  ///< τ (run time)
 
-  explicit LwF(Index n_new, double lambda_old_ = 1.0)
-      : new_classes(n_new), lambda_old(lambda_old_) {
+  explicit LwF(Index n_new, double lambda_old_ = 1.0, double tau = Temp)
+      : new_classes(n_new), lambda_old(lambda_old_), temperature(tau) {
     JACNET_CHECK(n_new > 0, ValueError, "LwF", "the new task needs at least one class (got ", n_new,
                  ")");
+    JACNET_CHECK(tau > 0.0 && std::isfinite(tau), ValueError, "LwF",
+                 "the temperature must be finite and positive (got ", tau, ")");
   }
 
   std::string name() const {
     std::ostringstream os;
-    os << "LwF<" << Temp << ">(new " << new_classes << ")";
+    os << "LwF<" << temperature << ">(new " << new_classes << ")";
     return os.str();
   }
   Index prepare(const Sizes& n) const {
@@ -54,7 +59,7 @@ struct LwF : Term<LwF<Temp>> {
     using std::exp;
     const Index B = ctx.n.B, Ct = ctx.n.Ct, Nn = new_classes;
     detail::check_labels(ctx.labels, B, Nn, *this);
-    const T tau = T(Temp), lam = T(lambda_old);
+    const T tau = T(temperature), lam = T(lambda_old);
     Vector<T> logn(Nn), logp(Ct), logq(Ct);
     T total = T(0);
     const T scale = w / T(B);

@@ -52,7 +52,6 @@ struct NoisyMatch : Term<NoisyMatch<n, Target>> {
     if constexpr (std::is_same_v<Target, FromTeacher>) offset.resolve(s, *this);
     return 0;
   }
-  Index student_offset(const Sizes& s) const { return offset.resolve(s, *this); }
 
   /// Draws the noisy batch, runs teacher and student on it, returns L and adds w·∂L/∂θ to *grad
   /// and w·∂L/∂X to *Xbar (when given).

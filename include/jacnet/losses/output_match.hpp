@@ -20,11 +20,6 @@ struct OutputMatch : Term<OutputMatch> {
   explicit OutputMatch(StudentOffset o) : offset(o) {}
 
   std::string name() const { return "OutputMatch"; }
-  Index prepare(const Sizes& n) const {
-    offset.resolve(n, *this);
-    return 0;
-  }
-  Index student_offset(const Sizes& n) const { return offset.resolve(n, *this); }
 
   template <class T>
   T evaluate(const Context<T>& ctx, const Slot& s, T w, Adjoints<T>& adj) const {

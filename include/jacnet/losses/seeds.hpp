@@ -12,7 +12,9 @@
 //   Exact                 = Full (JacobianNorm's name for it)
 // `scale(C)` makes the sum over the K rows comparable to the full Jacobian: for v uniform on the
 // sphere E[v vᵀ] = I/C, so (C/n) Σ_μ ‖v_μᵀJ‖² is unbiased for ‖J‖²_F. The random draws are
-// Box–Muller normals on std::mt19937_64 bits, normalized (the same on every standard library).
+// nn::random_unit (Box–Muller normals on std::mt19937_64 bits, normalized: the same on every
+// standard library, and the same draws as nn::seeds_random_unit); top-k is nn's (ties to the
+// lower index).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -27,41 +29,15 @@
 #include <vector>
 
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/seeds.hpp"
 
 namespace jacnet::losses {
 
 namespace detail {
-
-/// A standard normal draw from a std::mt19937_64 (Box–Muller on 53-bit uniforms), so results are
-/// the same on every standard library (std::normal_distribution is implementation-defined).
-inline double normal(std::mt19937_64& rng) {
-  auto u01 = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
-  double u1 = u01();
-  while (u1 <= 0.0) u1 = u01();
-  const double u2 = u01();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-}
-
-/// Writes a vector uniform on the unit sphere S^{n-1} (normalized Gaussian) into `v`.
-template <class V>
-void random_unit(std::mt19937_64& rng, V&& v) {
-  using T = typename std::remove_cvref_t<V>::Scalar;
-  double s = 0;
-  // The draws in double before normalizing; the scratch is this thread's and only grows, so the
-  // steady state of a loss step does not allocate.
-  thread_local std::vector<double> z;
-  z.resize(static_cast<std::size_t>(v.size()));
-  do {
-    s = 0;
-    for (auto& zi : z) {
-      zi = normal(rng);
-      s += zi * zi;
-    }
-  } while (s == 0.0);
-  const double inv = 1.0 / std::sqrt(s);
-  for (Index i = 0; i < v.size(); ++i) v(i) = static_cast<T>(z[static_cast<std::size_t>(i)] * inv);
-}
-
+/// The random draws of jacnet live in nn/seeds.hpp (one module for nn and losses); these are
+/// their names here.
+inline double normal(std::mt19937_64& rng) { return nn::standard_normal(rng); }
+using nn::random_unit;
 }  // namespace detail
 
 // Each policy writes K seed rows per sample into columns [col, col + C) of the sample's K x Cs
@@ -106,22 +82,8 @@ struct TeacherTop {
   template <class T, class Blk>
   static void fill(Blk&& blk, Index col, Index C, Index b, std::span<const int>,
                    const Matrix<T>* YT, std::mt19937_64&) {
-    // Sorted top-k list (k is small): append or replace the last, then bubble up; strict
-    // comparisons keep the lower index first among ties.
     std::array<Index, static_cast<std::size_t>(k)> top{};
-    std::size_t have = 0;
-    for (Index i = 0; i < C; ++i) {
-      std::size_t j;
-      if (have < top.size()) {
-        j = have++;
-      } else if ((*YT)(b, top.back()) < (*YT)(b, i)) {
-        j = top.size() - 1;
-      } else {
-        continue;
-      }
-      top[j] = i;
-      for (; j > 0 && (*YT)(b, top[j - 1]) < (*YT)(b, top[j]); --j) std::swap(top[j - 1], top[j]);
-    }
+    nn::detail::top_k_row(C, Index{k}, [&](Index i) { return (*YT)(b, i); }, top.data());
     for (Index j = 0; j < k; ++j) blk(j, col + top[static_cast<std::size_t>(j)]) = T(1);
   }
 };

@@ -6,6 +6,8 @@
 //   ∂L/∂S_logits_b = τ (q_b − p_b) / B.
 // The τ² factor keeps the gradient scale independent of τ (Hinton et al. §2). Hinton's full loss
 // adds the hard-label term: `CrossEntropy{} + alpha * SoftTargetKD<4.0>{}`.
+// The temperature is a run-time value (`temperature`, default Temp): SoftTargetKD<>(tau) for a
+// sweep over τ without one type per value; SoftTargetKD<4.0>{} keeps τ = 4 in the type's default.
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -14,33 +16,34 @@
 
 namespace jacnet::losses {
 
-/// KL divergence between teacher and student softmax at temperature Temp, scaled by Temp².
-template <double Temp>
+/// KL divergence between teacher and student softmax at temperature τ, scaled by τ².
+template <double Temp = 1.0>
 struct SoftTargetKD : Term<SoftTargetKD<Temp>> {
   static_assert(Temp > 0.0, "jacnet::losses::SoftTargetKD<Temp>: the temperature must be positive");
   static constexpr Needs needs{.teacher_outputs = true};
-  static constexpr double temperature = Temp;
+  static constexpr double default_temperature = Temp;
+  double temperature = Temp;  ///< τ (run time)
   StudentOffset offset{};
 
   SoftTargetKD() = default;
   explicit SoftTargetKD(StudentOffset o) : offset(o) {}
+  /// Temperature τ at run time (a τ sweep uses one type: SoftTargetKD<>(tau)).
+  explicit SoftTargetKD(double tau, StudentOffset o = {}) : temperature(tau), offset(o) {
+    JACNET_CHECK(tau > 0.0 && std::isfinite(tau), ValueError, "SoftTargetKD",
+                 "the temperature must be finite and positive (got ", tau, ")");
+  }
 
   std::string name() const {
     std::ostringstream os;
-    os << "SoftTargetKD<" << Temp << ">";
+    os << "SoftTargetKD<" << temperature << ">";
     return os.str();
   }
-  Index prepare(const Sizes& n) const {
-    offset.resolve(n, *this);
-    return 0;
-  }
-  Index student_offset(const Sizes& n) const { return offset.resolve(n, *this); }
 
   template <class T>
   T evaluate(const Context<T>& ctx, const Slot& s, T w, Adjoints<T>& adj) const {
     using std::exp;
     const Index B = ctx.n.B, Ct = ctx.n.Ct;
-    const T tau = T(Temp);
+    const T tau = T(temperature);
     Vector<T> logp(Ct), logq(Ct);
     T total = T(0);
     const T scale = w * tau / T(B);
