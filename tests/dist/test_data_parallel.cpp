@@ -295,11 +295,14 @@ int main(int argc, char** argv) {
     std::ostringstream os;
     train::FitOptions o{.epochs = 2, .batch_size = 10, .seed = 1};
     o.progress.in_place = 0;
+    o.progress.every_epoch = true;  // progress is rate-limited by default: ask for the epoch lines
     o.progress.label = "dp";
     o.progress_stream = &os;
     train::fit(net, losses::CrossEntropy{}, opt, train::Schedule::constant(0.1), d.X, d.y, o, comm);
     if (comm.is_root())
-      DIST_CHECK(os.str().find("[dp] epoch 2/2  30/30") != std::string::npos, os.str());
+      DIST_CHECK(os.str().find("[dp] epoch 2/2  30/30") != std::string::npos &&
+                     os.str().find("[dp] done: 2 epochs") != std::string::npos,
+                 os.str());
     else
       DIST_CHECK(os.str().empty(), os.str());
   });
