@@ -20,6 +20,7 @@
 // bitwise identical for any number of threads.
 // (Measured against im2col + Eigen GEMM on LeNet-5 shapes: 2.7–4.1x faster; docs/nn_conv.md.)
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@
 
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/nn/execution.hpp"
+#include "jacnet/nn/kernels/parallel.hpp"
 #include "jacnet/nn/lane_tile.hpp"
 #include "jacnet/nn/window2d.hpp"
 
@@ -483,6 +485,13 @@ inline bool conv_parallel(Index tiles, Index rows, Index Cout, const Window2d& g
   const double macs = double(rows) * double(Cout) * double(g.C * g.taps()) * double(g.out_pixels());
   return tiles >= 2 && macs >= 2e5 && may_fork();
 }
+/// The `work` to hand parallel_for (nn/kernels/parallel.hpp) for a conv rule: unbounded when
+/// conv_parallel says fork, 0 otherwise. parallel_for runs a plain loop unless it really forks (an
+/// `omp parallel if (false)` would still create a one-thread team, which libgomp allocates: a
+/// heap allocation per call in the steady state).
+inline double conv_work(Index tiles, Index rows, Index Cout, const Window2d& g) {
+  return conv_parallel(tiles, rows, Cout, g) ? std::numeric_limits<double>::infinity() : 0.0;
+}
 
 /// Packs W [Cout][Cin][kh][kw] as [Cin][kh][kw][Cout] (forward) into Wf.
 template <class T>
@@ -511,9 +520,6 @@ void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, co
   T* Wf = scratch<T, 0>(Cout * g.C * g.taps());
   pack_forward_weights(g, Cout, W, Wf);
   const Index ntiles = (N + L - 1) / L;
-  // The loop body runs in a team only when conv_parallel says so; otherwise as a plain loop
-  // (an `omp parallel if (false)` would still create a one-thread team, and libgomp allocates
-  // one per region: a heap allocation per call in the steady state).
   auto tile = [&](Index t) {
     T* xt = scratch<T, 1>(g.C * g.H * (g.W + 2 * g.pw) * L);
     T* yt = scratch<T, 2>(Dout * L);
@@ -528,14 +534,7 @@ void conv_forward_rows(const Window2d& g, Index Cout, const T* W, const T* b, co
     conv_fwd_tile(g, Cout, Wf, b, xt, yt);
     scatter_lanes(yt, n, Dout, outp);
   };
-#ifdef _OPENMP
-  if (conv_parallel(ntiles, N, Cout, g)) {
-#pragma omp parallel for schedule(static)
-    for (Index t = 0; t < ntiles; ++t) tile(t);
-    return;
-  }
-#endif
-  for (Index t = 0; t < ntiles; ++t) tile(t);
+  parallel_for(ntiles, conv_work(ntiles, N, Cout, g), tile);
 }
 
 /// Xbar.row(r) = Wᵀ ⋆ V.row(r) for every row (Xbar resized to V.rows() x Cin·H·W).
@@ -549,9 +548,6 @@ void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const auto& V
   pack_backward_weights(g, Cout, W, Wb);
   const Index ntiles = (N + L - 1) / L;
   const Index px = backward_pad(g);
-  // The loop body runs in a team only when conv_parallel says so; otherwise as a plain loop
-  // (an `omp parallel if (false)` would still create a one-thread team, and libgomp allocates
-  // one per region: a heap allocation per call in the steady state).
   auto tile = [&](Index t) {
     T* vt = scratch<T, 1>(Cout * g.OH * (g.OW + 2 * px) * L);
     T* xt = scratch<T, 2>(Din * L);
@@ -566,14 +562,7 @@ void conv_backward_rows(const Window2d& g, Index Cout, const T* W, const auto& V
     conv_bwd_tile(g, Cout, Wb, vt, px, xt);
     scatter_lanes(xt, n, Din, outp);
   };
-#ifdef _OPENMP
-  if (conv_parallel(ntiles, N, Cout, g)) {
-#pragma omp parallel for schedule(static)
-    for (Index t = 0; t < ntiles; ++t) tile(t);
-    return;
-  }
-#endif
-  for (Index t = 0; t < ntiles; ++t) tile(t);
+  parallel_for(ntiles, conv_work(ntiles, N, Cout, g), tile);
 }
 
 /// gW += Σ_r V.row(r) ⊗ X.row(r / K) (weight gradient), gb += Σ_r Σ_pixels V.row(r) (if gb),
@@ -589,9 +578,6 @@ void conv_wgrad_rows(const Window2d& g, Index Cout, const auto& X, const auto& V
   const Index nchunks = std::min<Index>(ntiles, 16);
   const Index per_chunk = (ntiles + nchunks - 1) / nchunks;
   T* partial = scratch<T, 3>(nchunks * nP);
-  // The loop body runs in a team only when conv_parallel says so; otherwise as a plain loop
-  // (an `omp parallel if (false)` would still create a one-thread team, and libgomp allocates
-  // one per region: a heap allocation per call in the steady state).
   auto tile = [&](Index ch) {
     T* part = partial + ch * nP;
     std::fill(part, part + nP, T(0));
@@ -611,16 +597,7 @@ void conv_wgrad_rows(const Window2d& g, Index Cout, const auto& X, const auto& V
       conv_wgrad_tile(g, Cout, xt, vt, part, gb ? part + nW : nullptr);
     }
   };
-  bool done = false;
-#ifdef _OPENMP
-  if (conv_parallel(ntiles, N, Cout, g)) {
-#pragma omp parallel for schedule(static)
-    for (Index ch = 0; ch < nchunks; ++ch) tile(ch);
-    done = true;
-  }
-#endif
-  if (!done)
-    for (Index ch = 0; ch < nchunks; ++ch) tile(ch);
+  parallel_for(nchunks, conv_work(ntiles, N, Cout, g), tile);
   for (Index ch = 0; ch < nchunks; ++ch) {
     const T* part = partial + ch * nP;
     for (Index k = 0; k < nW; ++k) gW[k] += part[k];
