@@ -113,6 +113,29 @@ void conv_wgrad_ref(const Window2d& g, Index Cout, const T* ybar, const T* x, T*
 /// accumulators, so accumulators + operands fit the 16 vector registers of AVX2.
 constexpr int block_positions(int ch) { return ch >= 6 ? 2 : (ch == 5 ? 2 : 12 / ch); }
 
+/// Calls f(std::integral_constant<int, v>{}) for the v of {Vs...} that equals `value`, else for
+/// the first of Vs: a run-time size becomes the compile-time block size of a kernel.
+template <int... Vs, class F>
+inline void with_block_size(int value, F&& f) {
+  constexpr int first[] = {Vs...};
+  const bool hit = ((value == Vs ? (f(std::integral_constant<int, Vs>{}), true) : false) || ...);
+  if (!hit) f(std::integral_constant<int, first[0]>{});
+}
+
+/// Runs `n` channels in blocks: f(std::integral_constant<int, Full>{}, start) for each full block,
+/// then f(std::integral_constant<int, n mod Full>{}, start) once for the remainder, if any.
+template <int Full, class F>
+inline void for_channel_blocks(Index n, F&& f) {
+  Index start = 0;
+  for (; start + Full <= n; start += Full) f(std::integral_constant<int, Full>{}, start);
+  const int rest = int(n - start);
+  if (rest == 0) return;
+  [&]<int... R>(std::integer_sequence<int, R...>) {
+    with_block_size<(R + 1)...>(rest, [&](auto cb) { f(cb, start); });
+  }(std::make_integer_sequence<int, Full - 1>{});
+}
+
+
 /// Hides a pointer's value from the optimizer: keeps GCC's predictive commoning from carrying
 /// loads across tap iterations (it then rotates more registers than AVX2 has and spills the
 /// accumulators).
@@ -197,27 +220,9 @@ void conv_fwd_channels(const Window2d& g, Index Cout, const T* Wf, const T* bias
 /// Forward on one tile, all output channels (blocks of 6, then the remainder).
 template <class T>
 void conv_fwd_tile(const Window2d& g, Index Cout, const T* Wf, const T* bias, const T* xt, T* yt) {
-  Index o0 = 0;
-  for (; o0 + 6 <= Cout; o0 += 6) conv_fwd_channels<T, 6>(g, Cout, Wf, bias, xt, yt, o0);
-  switch (Cout - o0) {
-    case 5:
-      conv_fwd_channels<T, 5>(g, Cout, Wf, bias, xt, yt, o0);
-      break;
-    case 4:
-      conv_fwd_channels<T, 4>(g, Cout, Wf, bias, xt, yt, o0);
-      break;
-    case 3:
-      conv_fwd_channels<T, 3>(g, Cout, Wf, bias, xt, yt, o0);
-      break;
-    case 2:
-      conv_fwd_channels<T, 2>(g, Cout, Wf, bias, xt, yt, o0);
-      break;
-    case 1:
-      conv_fwd_channels<T, 1>(g, Cout, Wf, bias, xt, yt, o0);
-      break;
-    default:
-      break;
-  }
+  for_channel_blocks<6>(Cout, [&](auto ob, Index o0) {
+    conv_fwd_channels<T, decltype(ob)::value>(g, Cout, Wf, bias, xt, yt, o0);
+  });
 }
 
 /// Zero columns on each side of the output-gradient tile the backward kernels need: a block of
@@ -293,25 +298,13 @@ bool conv_bwd_slide(const Window2d& g, Index Cout, const T* Wb, const T* vt, Ind
       xb = c;
       break;
     }
-  auto rows = [&]<int KW>(std::integral_constant<int, KW>) {
-    for (Index y = 0; y < g.H; ++y) switch (xb) {
-        case 7:
-          conv_bwd_slide_run<T, KW, 7>(g, Cout, Wb, vt, px, out, c0, y, 0);
-          break;
-        case 6:
-          conv_bwd_slide_run<T, KW, 6>(g, Cout, Wb, vt, px, out, c0, y, 0);
-          break;
-        case 5:
-          conv_bwd_slide_run<T, KW, 5>(g, Cout, Wb, vt, px, out, c0, y, 0);
-          break;
-        default:
-          conv_bwd_slide_run<T, KW, 8>(g, Cout, Wb, vt, px, out, c0, y, 0);
-          break;
-      }
-  };
-  if (g.kw == 3) rows(std::integral_constant<int, 3>{});
-  if (g.kw == 5) rows(std::integral_constant<int, 5>{});
-  if (g.kw == 7) rows(std::integral_constant<int, 7>{});
+  with_block_size<3, 5, 7>(int(g.kw), [&](auto kw) {
+    with_block_size<8, 7, 6, 5>(xb, [&](auto xbc) {
+      for (Index y = 0; y < g.H; ++y)
+        conv_bwd_slide_run<T, decltype(kw)::value, decltype(xbc)::value>(g, Cout, Wb, vt, px, out,
+                                                                          c0, y, 0);
+    });
+  });
   return true;
 }
 
@@ -374,28 +367,11 @@ void conv_bwd_channels(const Window2d& g, Index Cout, const T* Wb, const T* vt, 
 /// Backward on one tile, all input channels.
 template <class T>
 void conv_bwd_tile(const Window2d& g, Index Cout, const T* Wb, const T* vt, Index px, T* out) {
-  Index c0 = 0;
-  for (; c0 + 6 <= g.C; c0 += 6) conv_bwd_channels<T, 6>(g, Cout, Wb, vt, px, out, c0);
-  switch (g.C - c0) {
-    case 5:
-      conv_bwd_channels<T, 5>(g, Cout, Wb, vt, px, out, c0);
-      break;
-    case 4:
-      conv_bwd_channels<T, 4>(g, Cout, Wb, vt, px, out, c0);
-      break;
-    case 3:
-      conv_bwd_channels<T, 3>(g, Cout, Wb, vt, px, out, c0);
-      break;
-    case 2:
-      conv_bwd_channels<T, 2>(g, Cout, Wb, vt, px, out, c0);
-      break;
-    case 1:
-      if (!conv_bwd_slide(g, Cout, Wb, vt, px, out, c0))
-        conv_bwd_channels<T, 1>(g, Cout, Wb, vt, px, out, c0);
-      break;
-    default:
-      break;
-  }
+  for_channel_blocks<6>(g.C, [&](auto cb, Index c0) {
+    constexpr int CB = decltype(cb)::value;
+    if (CB == 1 && conv_bwd_slide(g, Cout, Wb, vt, px, out, c0)) return;
+    conv_bwd_channels<T, CB>(g, Cout, Wb, vt, px, out, c0);
+  });
 }
 
 /// Weight gradient on one tile for input channel c, tap row i, taps j ∈ [j0, j0+JB), output
@@ -447,21 +423,9 @@ template <class T>
 void conv_wgrad_tile(const Window2d& g, Index Cout, const T* xt, const T* vt, T* gW, T* gb) {
   using B = xsimd::batch<T>;
   constexpr Index L = Lanes<T>::L;
-  Index o0 = 0;
-  for (; o0 + 4 <= Cout; o0 += 4) conv_wgrad_channels<T, 4>(g, Cout, xt, vt, gW, o0);
-  switch (Cout - o0) {
-    case 3:
-      conv_wgrad_channels<T, 3>(g, Cout, xt, vt, gW, o0);
-      break;
-    case 2:
-      conv_wgrad_channels<T, 2>(g, Cout, xt, vt, gW, o0);
-      break;
-    case 1:
-      conv_wgrad_channels<T, 1>(g, Cout, xt, vt, gW, o0);
-      break;
-    default:
-      break;
-  }
+  for_channel_blocks<4>(Cout, [&](auto ob, Index o0) {
+    conv_wgrad_channels<T, decltype(ob)::value>(g, Cout, xt, vt, gW, o0);
+  });
   if (gb) {
     const Index P = g.OH * g.OW;
     for (Index o = 0; o < Cout; ++o) {

@@ -81,6 +81,25 @@ class Pool2dBase {
   std::vector<ParamInfo> param_info() const { return {}; }
   Index out_size() const { return g_.C * g_.OH * g_.OW; }
 
+  /// No parameters: nothing to add (the shapes are still checked).
+  template <class T>
+  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
+                  T* /*g*/) const {
+    check_bound("param_grad");
+    check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
+  }
+  /// Both poolings are piecewise linear in x (average: linear; max: the selection A is locally
+  /// constant a.e.) and have no θ: Q has no x- or θ-derivative, so nothing is added to Xbar.
+  template <class T>
+  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Ein,
+                    const auto& Dout, T* /*g*/, auto&& Xbar) const {
+    check_bound("second_order");
+    check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
+    check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
+    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
+      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
+  }
+
  protected:
   std::string where(const char* rule) const {
     return std::string("nn::") + kind_ + (*rule ? "::" : "") + rule;
@@ -312,19 +331,6 @@ class AvgPool2d : public detail::Pool2dBase {
       detail::avgpool_backward_row(g_, Vout.row(r).data(), Vin.row(r).data(), include_pad_);
     });
   }
-  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
-                  T* /*g*/) const {
-    check_bound("param_grad");
-    check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
-  }
-  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
-                    const auto& Ein, const auto& Dout, T* /*g*/, auto&& Xbar) const {
-    check_bound("second_order");
-    check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
-    check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
-    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
-      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
-  }
 
  private:
   bool simple() const {  // no padding: both divisors are kh·kw
@@ -401,20 +407,6 @@ class MaxPool2d : public detail::Pool2dBase {
         for (Index o = 0; o < n; ++o) out[idx[o]] += v[o];
       }
     });
-  }
-  void param_grad(const T* /*p*/, const auto& X, const auto& /*Y*/, const auto& Vout,
-                  T* /*g*/) const {
-    check_bound("param_grad");
-    check_dirs("param_grad", Vout.rows(), Vout.cols(), out_size(), X.rows(), "cotangents");
-  }
-  /// A is locally constant (a.e.): Q has no x- or θ-derivative.
-  void second_order(const T* /*p*/, const auto& X, const auto& /*Y*/,
-                    const auto& Ein, const auto& Dout, T* /*g*/, auto&& Xbar) const {
-    check_bound("second_order");
-    check_dirs("second_order", Ein.rows(), Ein.cols(), g_.in_size(), X.rows(), "Ein");
-    check_dirs("second_order", Dout.rows(), Dout.cols(), out_size(), X.rows(), "Dout");
-    if (Xbar.rows() != X.rows() || Xbar.cols() != g_.in_size())
-      prepare_accumulator(Xbar, X.rows(), g_.in_size(), where("second_order").c_str(), *this);
   }
 };
 
