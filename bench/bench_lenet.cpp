@@ -36,6 +36,7 @@
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
 #include "support/alloc_counter.hpp"
+#include "support/ce_adjoint.hpp"
 #include "support/sgemm_rate.hpp"
 #include "support/state_bytes.hpp"
 #include "support/timed_run.hpp"
@@ -99,18 +100,6 @@ void BM_Jacobian(benchmark::State& state) {
   state.SetLabel("LeNet-5 jacrev, B=128, J: 1280x784");
 }
 
-/// Softmax cross-entropy adjoint (softmax(Y) − onehot(label)) / B into Ybar.
-void ce_adjoint(const Matrix<T>& Y, const std::vector<Index>& labels, Matrix<T>& Ybar) {
-  Ybar.resize(Y.rows(), Y.cols());
-  for (Index b = 0; b < Y.rows(); ++b) {
-    const T m = Y.row(b).maxCoeff();
-    T z = 0;
-    for (Index k = 0; k < Y.cols(); ++k) z += (Ybar(b, k) = std::exp(Y(b, k) - m));
-    for (Index k = 0; k < Y.cols(); ++k) Ybar(b, k) /= z * T(Y.rows());
-    Ybar(b, labels[std::size_t(b)]) -= T(1) / T(Y.rows());
-  }
-}
-
 void BM_TrainStep(benchmark::State& state) {
   const Net net = make_net();
   const Matrix<T> X = random_input(kB, 784, 2);
@@ -121,7 +110,7 @@ void BM_TrainStep(benchmark::State& state) {
   Vector<T> grads;
   timed_run(state, 2.0 * kB * kP * 2 + 2.0 * kB * (kP - kP1), double(kB), [&] {
     net.forward(X, ws.trace);
-    ce_adjoint(ws.trace.output(), labels, Ybar);
+    bench::ce_adjoint(ws.trace.output(), labels, Ybar);
     nn::backward(net, ws.trace, Ybar, grads, ws);
     benchmark::DoNotOptimize(grads.data());
   }, [&] { return state_bytes(ws) + state_bytes(grads); });

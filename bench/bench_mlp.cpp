@@ -26,6 +26,7 @@
 #include "jacnet/nn/modes.hpp"
 #include "jacnet/nn/sequential.hpp"
 #include "support/alloc_counter.hpp"
+#include "support/ce_adjoint.hpp"
 #include "support/sgemm_rate.hpp"
 #include "support/state_bytes.hpp"
 #include "support/timed_run.hpp"
@@ -89,18 +90,6 @@ void BM_Jacobian(benchmark::State& state) {
   state.SetLabel(s.in == 784 ? "MLP-784 jacrev" : "MLP-32 jacrev");
 }
 
-/// Softmax cross-entropy adjoint (softmax(Y) − onehot(label)) / B into Ybar.
-void ce_adjoint(const Matrix<T>& Y, const std::vector<Index>& labels, Matrix<T>& Ybar) {
-  Ybar.resize(Y.rows(), Y.cols());
-  for (Index b = 0; b < Y.rows(); ++b) {
-    const T m = Y.row(b).maxCoeff();
-    T z = 0;
-    for (Index k = 0; k < Y.cols(); ++k) z += (Ybar(b, k) = std::exp(Y(b, k) - m));
-    for (Index k = 0; k < Y.cols(); ++k) Ybar(b, k) /= z * T(Y.rows());
-    Ybar(b, labels[std::size_t(b)]) -= T(1) / T(Y.rows());
-  }
-}
-
 void BM_TrainStep(benchmark::State& state) {
   const Spec s = kSpecs[state.range(0)];
   const Net net = make_net(s);
@@ -114,7 +103,7 @@ void BM_TrainStep(benchmark::State& state) {
   const double flops = 2.0 * kB * Pw * 2 + 2.0 * kB * (Pw - double(s.in * s.h1));
   timed_run(state, flops, double(kB), [&] {
     net.forward(X, ws.trace);
-    ce_adjoint(ws.trace.output(), labels, Ybar);
+    bench::ce_adjoint(ws.trace.output(), labels, Ybar);
     nn::backward(net, ws.trace, Ybar, grads, ws);
     benchmark::DoNotOptimize(grads.data());
   }, [&] { return state_bytes(ws) + state_bytes(grads); });

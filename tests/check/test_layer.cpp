@@ -8,7 +8,7 @@
 #include "jacnet/nn/batchnorm.hpp"
 #include "jacnet/nn/conv2d.hpp"
 #include "jacnet/nn/dense.hpp"
-#include "wrong_layers.hpp"
+#include "support/wrong_layers.hpp"
 
 using namespace jacnet;
 using namespace jacnet::check_testing;

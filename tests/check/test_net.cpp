@@ -9,7 +9,7 @@
 #include "jacnet/nn/flatten.hpp"
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
-#include "wrong_layers.hpp"
+#include "support/wrong_layers.hpp"
 
 using namespace jacnet;
 using namespace jacnet::check_testing;

@@ -15,7 +15,7 @@
 #include "jacnet/losses/output_match.hpp"
 #include "jacnet/losses/soft_target_kd.hpp"
 #include "jacnet/nn/modes.hpp"
-#include "losses/net_fixture.hpp"
+#include "support/net_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

@@ -14,7 +14,7 @@
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/dense.hpp"
 #include "jacnet/nn/modes.hpp"
-#include "losses/net_fixture.hpp"
+#include "support/net_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "jacnet/io/atomic_file.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "jacnet/io/fashion_mnist.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

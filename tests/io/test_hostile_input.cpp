@@ -15,7 +15,7 @@
 #include "jacnet/io/idx.hpp"
 #include "jacnet/io/npy.hpp"
 #include "jacnet/io/safetensors.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

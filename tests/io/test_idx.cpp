@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "jacnet/io/idx.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 #ifndef JACNET_HAS_ZLIB
 #error "test_idx needs zlib (the jacnet CMake target defines JACNET_HAS_ZLIB when it finds it)"

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "jacnet/io/npy.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

@@ -26,7 +26,7 @@
 #include <cmath>
 #include <vector>
 
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

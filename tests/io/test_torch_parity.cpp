@@ -33,7 +33,7 @@
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
 #include "jacnet/nn/trainable.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

@@ -10,7 +10,7 @@
 #include "jacnet/nn/dense.hpp"
 #include "jacnet/nn/flatten.hpp"
 #include "jacnet/nn/sequential.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 using jacnet_test::TempDir;

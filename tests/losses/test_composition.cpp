@@ -2,15 +2,15 @@
 #include <cmath>
 #include <numeric>
 
-#include "ad_reference.hpp"
+#include "support/ad_reference.hpp"
 #include "jacnet/losses/attention_transfer.hpp"
 #include "jacnet/losses/cross_entropy.hpp"
 #include "jacnet/losses/jacobian_match.hpp"
 #include "jacnet/losses/jacobian_norm.hpp"
 #include "jacnet/losses/lwf.hpp"
 #include "jacnet/losses/output_match.hpp"
-#include "net_fixture.hpp"
-#include "term_fixture.hpp"
+#include "support/net_fixture.hpp"
+#include "support/term_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "ad_reference.hpp"
+#include "support/ad_reference.hpp"
 #include "jacnet/losses/jacobian_match.hpp"
-#include "net_fixture.hpp"
-#include "term_fixture.hpp"
+#include "support/net_fixture.hpp"
+#include "support/term_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

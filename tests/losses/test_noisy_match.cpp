@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "ad_reference.hpp"
+#include "support/ad_reference.hpp"
 #include "jacnet/losses/noisy_match.hpp"
 #include "jacnet/losses/output_match.hpp"
-#include "net_fixture.hpp"
+#include "support/net_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "ad_reference.hpp"
+#include "support/ad_reference.hpp"
 #include "jacnet/losses/output_match.hpp"
-#include "net_fixture.hpp"
-#include "term_fixture.hpp"
+#include "support/net_fixture.hpp"
+#include "support/term_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

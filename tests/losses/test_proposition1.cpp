@@ -11,7 +11,7 @@
 #include "jacnet/losses/jacobian_norm.hpp"
 #include "jacnet/losses/noisy_match.hpp"
 #include "jacnet/losses/output_match.hpp"
-#include "net_fixture.hpp"
+#include "support/net_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

@@ -1,11 +1,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "ad_reference.hpp"
+#include "support/ad_reference.hpp"
 #include "jacnet/losses/cross_entropy.hpp"
 #include "jacnet/losses/soft_target_kd.hpp"
-#include "net_fixture.hpp"
-#include "term_fixture.hpp"
+#include "support/net_fixture.hpp"
+#include "support/term_fixture.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;

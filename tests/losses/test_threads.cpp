@@ -8,7 +8,7 @@
 #include "jacnet/losses/jacobian_match.hpp"
 #include "jacnet/losses/jacobian_norm.hpp"
 #include "jacnet/nn/execution.hpp"
-#include "net_fixture.hpp"
+#include "support/net_fixture.hpp"
 #include "support/thread_independence.hpp"
 
 using namespace jacnet;

@@ -1,5 +1,5 @@
 // Tests of nn::Conv2d: every rule vs finite differences, the Dual AD core and the generic path
-// (tests/nn/support/layer_check.hpp) for strides > 1, padding, non-square kernels, Cin > 1,
+// (tests/support/layer_check.hpp) for strides > 1, padding, non-square kernels, Cin > 1,
 // K > 1; the SIMD lane-tile kernels vs the reference loops (double and float, partial tiles);
 // a hand-computed example; thread-count independence; shape errors.
 #include <catch2/catch.hpp>

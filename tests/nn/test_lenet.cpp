@@ -21,10 +21,7 @@
 #include "jacnet/nn/pool.hpp"
 #include "jacnet/nn/sequential.hpp"
 #include "support/layer_check.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "support/thread_independence.hpp"
 
 using namespace jacnet;
 using namespace jacnet::nn::testing;
@@ -281,32 +278,21 @@ TEST_CASE("LeNet-5: shapes, parameters, float vs double", "[nn][lenet]") {
 
 TEST_CASE("LeNet-5: jacrev and backprop do not depend on the thread count",
           "[nn][lenet][threads]") {
-#ifdef _OPENMP
   auto net = lenet5<float>();
   net.init(4);
   std::mt19937_64 rng(3);
   const Matrix<float> X = random_matrix(37, 784, rng, 0, 1).cast<float>();
   const Matrix<float> seeds = nn::seeds_full<float>(37, 10);
   const Matrix<float> Jt = random_matrix(37 * 10, 784, rng, -0.01, 0.01).cast<float>();
-  auto run = [&](int threads) {
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
+  jacnet::testing::check_same_for_any_thread_count([&] {
     const Matrix<float> J = nn::jacrev(net, X);
     auto pass = nn::jacobian_pass(net, X, seeds);
     const Matrix<float> Jbar = pass.J() - Jt;
     Vector<float> g;
     Matrix<float> Xbar;
     nn::backprop(net, pass, Matrix<float>(), Jbar, std::span<const Matrix<float>>{}, g, &Xbar);
-    omp_set_num_threads(saved);
     return std::make_tuple(J, g, Xbar);
-  };
-  const auto a = run(1), b = run(2);
-  CHECK(std::get<0>(a) == std::get<0>(b));
-  CHECK(std::get<1>(a) == std::get<1>(b));
-  CHECK(std::get<2>(a) == std::get<2>(b));
-#else
-  JACNET_SKIP("built without OpenMP");
-#endif
+  });
 }
 
 TEST_CASE("CNN shape errors inside Sequential name the layer index and both shapes",

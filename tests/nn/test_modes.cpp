@@ -6,6 +6,7 @@
 #include "jacnet/nn/modes.hpp"
 #include "support/layer_check.hpp"
 #include "support/nets.hpp"
+#include "support/thread_independence.hpp"
 
 using namespace jacnet;
 using namespace jacnet::nn::testing;
@@ -148,7 +149,6 @@ TEST_CASE("param_gradient matches finite differences", "[nn][modes]") {
 }
 
 TEST_CASE("modes do not depend on the thread count", "[nn][modes][threads]") {
-#ifdef _OPENMP
   auto run = [](auto tag) {
     using S = typename decltype(tag)::type;
     auto net = wide_mlp<S>();
@@ -156,23 +156,15 @@ TEST_CASE("modes do not depend on the thread count", "[nn][modes][threads]") {
     std::mt19937_64 rng(32);
     const Matrix<S> X = random_matrix(128, 300, rng).cast<S>();
     const Matrix<S> Yb = random_matrix(128, 10, rng).cast<S>();
-    auto once = [&](int t) {
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(t);
+    jacnet::testing::check_same_for_any_thread_count([&] {
       Matrix<S> Jr = nn::jacrev(net, X), Jf = nn::jacfwd(net, X);
       Vector<S> g;
       nn::param_gradient(net, X, Yb, g);
-      omp_set_num_threads(saved);
       return std::make_tuple(Jr, Jf, g);
-    };
-    const auto a = once(1), b = once(2);
-    CHECK(std::get<0>(a) == std::get<0>(b));
-    CHECK(std::get<1>(a) == std::get<1>(b));
-    CHECK(std::get<2>(a) == std::get<2>(b));
+    });
   };
   run(type_tag<float>{});
   run(type_tag<double>{});
-#endif
 }
 
 TEST_CASE("modes reject mis-shaped inputs", "[nn][modes]") {

@@ -9,6 +9,7 @@
 #include "jacnet/nn/modes.hpp"
 #include "support/layer_check.hpp"
 #include "support/nets.hpp"
+#include "support/thread_independence.hpp"
 
 using namespace jacnet;
 using namespace jacnet::nn::testing;
@@ -229,7 +230,6 @@ TEST_CASE("backprop (JVP mode): loss on J·U", "[nn][second_order]") {
 }
 
 TEST_CASE("backprop does not depend on the thread count", "[nn][second_order][threads]") {
-#ifdef _OPENMP
   auto run = [](auto tag) {
     using S = typename decltype(tag)::type;
     auto net = wide_mlp<S>();
@@ -240,25 +240,17 @@ TEST_CASE("backprop does not depend on the thread count", "[nn][second_order][th
     const Matrix<S> Yb = random_matrix(B, 10, rng).cast<S>();
     const Matrix<S> Jb = random_matrix(B * 10, 300, rng).cast<S>();
     const Matrix<S> seeds = nn::seeds_full<S>(B, 10);
-    auto once = [&](int t) {
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(t);
+    jacnet::testing::check_same_for_any_thread_count([&] {
       nn::JacobianPass<S> pass;
       nn::jacobian_pass(net, X, seeds, pass);
       Vector<S> g;
       Matrix<S> Xb;
       nn::backprop(net, pass, Yb, Jb, {}, g, &Xb);
-      omp_set_num_threads(saved);
       return std::make_tuple(Matrix<S>(pass.J()), g, Xb);
-    };
-    const auto a = once(1), b = once(2);
-    CHECK(std::get<0>(a) == std::get<0>(b));
-    CHECK(std::get<1>(a) == std::get<1>(b));
-    CHECK(std::get<2>(a) == std::get<2>(b));
+    });
   };
   run(type_tag<float>{});
   run(type_tag<double>{});
-#endif
 }
 
 TEST_CASE("backprop rejects mis-shaped adjoints", "[nn][second_order]") {

@@ -24,7 +24,7 @@
 #include "jacnet/train/fit.hpp"
 #include "jacnet/train/random.hpp"
 #include "jacnet/train/sgd.hpp"
-#include "io/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace jacnet;
 namespace fs = std::filesystem;

@@ -19,7 +19,7 @@
 // Eigen 3.4's internal GEMM interface is used on purpose (stable through the 3.4 series); the
 // static_assert below stops a build against another Eigen version instead of misbehaving.
 
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core>
 
 #include <cstddef>
 #include <type_traits>

@@ -6,7 +6,7 @@
 // b. When K directions (tangents, cotangents, Jacobian rows) travel per sample, the matrix has B*K
 // rows ordered [sample][direction]: row b*K + k. Per-sample Jacobians [B x K x D] are therefore one
 // (B*K) x D row-major matrix; `sample_block` views sample b's K x D block without copying.
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core>
 #include <cstddef>
 #include <initializer_list>
 #include <numeric>

@@ -124,13 +124,6 @@ consteval bool net_has_second_order() {
   (std::make_index_sequence<Net::num_layers>{});
 }
 
-/// The net concept of the losses (kept under its old name; see nn::NetModel).
-template <class N>
-concept NetModel = nn::NetModel<N>;
-
-template <class X>
-inline constexpr bool is_teacher_data_v = losses::is_teacher_data_v<X>;
-
 template <LossExpression L, class Net, class T, class Teacher>
 T run(const L& loss, const Net& net, const Batch<T, Teacher>& batch, LossWorkspace<T>& ws,
       bool grad) {
@@ -195,7 +188,7 @@ T run(const L& loss, const Net& net, const Batch<T, Teacher>& batch, LossWorkspa
   // of all terms, then the teacher's rows at its seeds (no gradient).
   if (has_teacher) teacher.before_seeds(nd, plan, X, ws, ctx);
   fill_seeds(loss, plan, ctx, ws.seeds, ws.tseeds, ws.rng);
-  if (has_teacher) teacher.after_seeds(plan, X, ws, ctx);
+  if (has_teacher) teacher.after_seeds(loss, plan, X, ws, ctx);
 
   // Student: forward + one seeded backward over all M rows (or a plain forward when M = 0).
   if (plan.M > 0) {

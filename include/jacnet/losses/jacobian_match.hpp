@@ -42,6 +42,8 @@ struct JacobianMatch : Term<JacobianMatch<Select, Normalize>> {
                                .teacher_outputs = Select::uses_teacher_outputs,
                                .teacher_seeds = Select::uses_teacher_outputs,
                                .teacher_jacobian = true};
+  /// The seed policy: which teacher rows the term reads (TeacherData::record_for).
+  using Seeds = Select;
   StudentOffset offset{};
 
   JacobianMatch() = default;

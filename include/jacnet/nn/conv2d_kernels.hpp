@@ -24,6 +24,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "jacnet/core/third_party.hpp"  // <immintrin.h>, before xsimd
 #include <xsimd/xsimd.hpp>
 
 #ifdef _OPENMP

@@ -14,11 +14,9 @@
 #include <cstring>
 #include <type_traits>
 #include <vector>
-#include <xsimd/xsimd.hpp>
 
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
+#include "jacnet/core/third_party.hpp"  // <immintrin.h>, before xsimd
+#include <xsimd/xsimd.hpp>
 
 #include "jacnet/core/tensor.hpp"
 

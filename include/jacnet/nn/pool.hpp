@@ -23,9 +23,7 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "jacnet/core/third_party.hpp"  // <immintrin.h>
 
 #include "jacnet/ad/elementary.hpp"
 #include "jacnet/core/error.hpp"

@@ -24,18 +24,15 @@
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/net.hpp"
 #include "jacnet/nn/sequential.hpp"
 #include "jacnet/train/random.hpp"
 
 namespace jacnet::train {
 
-/// A net evaluate() can run: forward(X, trace) filling trace.output() with B x C logits.
-template <class N>
-concept ForwardNet = requires(const N& net, const Matrix<typename N::Scalar>& X,
-                              nn::Trace<typename N::Scalar>& trace) {
-  typename N::Scalar;
-  net.forward(X, trace);
-};
+/// A net evaluate() can run: forward(X, trace) filling trace.output() with B x C logits (the one
+/// net concept of jacnet, nn::ForwardNet; kept here under its old name).
+using nn::ForwardNet;
 
 struct EvalOptions {
   Index batch_size = 256;

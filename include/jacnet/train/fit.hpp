@@ -116,24 +116,36 @@ struct FitOptions {
 };
 
 /// out ← the rows of a whole-data-set TeacherData for the samples idx (outputs, Jacobian blocks
-/// of Ct rows per sample, recorded activations); buffers are reused across calls.
+/// of R rows per sample — all Ct, or those record_for kept, with their row indices — recorded
+/// activations); buffers are reused across calls.
 template <class T>
 void gather_teacher(const losses::TeacherData<T>& all, std::span<const Index> idx,
                     losses::TeacherData<T>& out) {
   gather_rows(all.outputs, idx, out.outputs);
-  const Index N = all.outputs.rows(), Ct = all.outputs.cols();
+  const Index N = all.outputs.rows(), R = all.jacobian_rows_per_sample();
+  const auto B = static_cast<Index>(idx.size());
   if (all.jacobian.size() > 0) {
-    JACNET_CHECK(all.jacobian.rows() == N * Ct, ShapeError, "train::gather_teacher",
-                 "TeacherData::jacobian has ", all.jacobian.rows(),
-                 " rows, expected N*Ct = ", N * Ct);
-    const auto B = static_cast<Index>(idx.size());
-    if (out.jacobian.rows() != B * Ct || out.jacobian.cols() != all.jacobian.cols())
-      out.jacobian.resize(B * Ct, all.jacobian.cols());
+    JACNET_CHECK(all.jacobian.rows() == N * R &&
+                     (all.jacobian_rows.empty() ||
+                      static_cast<Index>(all.jacobian_rows.size()) == N * R),
+                 ShapeError, "train::gather_teacher", "TeacherData::jacobian has ",
+                 all.jacobian.rows(), " rows (", all.jacobian_rows.size(),
+                 " row indices), expected N*R = ", N * R);
+    if (out.jacobian.rows() != B * R || out.jacobian.cols() != all.jacobian.cols())
+      out.jacobian.resize(B * R, all.jacobian.cols());
     for (Index r = 0; r < B; ++r)
-      out.jacobian.middleRows(r * Ct, Ct) =
-          all.jacobian.middleRows(idx[static_cast<std::size_t>(r)] * Ct, Ct);
+      out.jacobian.middleRows(r * R, R) =
+          all.jacobian.middleRows(idx[static_cast<std::size_t>(r)] * R, R);
   } else if (out.jacobian.size() > 0) {
     out.jacobian.resize(0, 0);
+  }
+  if (all.jacobian.size() > 0 && !all.jacobian_rows.empty()) {
+    out.jacobian_rows.resize(static_cast<std::size_t>(B * R));
+    for (Index r = 0; r < B; ++r)
+      std::copy_n(all.jacobian_rows.begin() + idx[static_cast<std::size_t>(r)] * R, R,
+                  out.jacobian_rows.begin() + r * R);
+  } else {
+    out.jacobian_rows.clear();
   }
   out.activations.resize(all.activations.size());
   for (std::size_t l = 0; l < all.activations.size(); ++l) {
@@ -150,11 +162,6 @@ void gather_teacher(const losses::TeacherData<T>& all, std::span<const Index> id
 }
 
 namespace detail {
-
-template <class X>
-inline constexpr bool is_teacher_data = false;
-template <class T>
-inline constexpr bool is_teacher_data<losses::TeacherData<T>> = true;
 
 template <class T>
 Index count_correct(const Matrix<T>& Y, std::span<const int> labels, Index k) {
@@ -243,9 +250,11 @@ std::uint64_t data_fingerprint(const Matrix<T>& X, std::span<const int> labels,
   fd.add("labels", static_cast<long long>(labels.size()));
   fd.add_bytes(labels.data(), labels.size() * sizeof(int));
   fd.add("teacher", typeid(Teacher).name());
-  if constexpr (is_teacher_data<Teacher>) {
+  if constexpr (losses::is_teacher_data_v<Teacher>) {
     dist::add_data(fd, "teacher outputs", teacher->outputs);
     dist::add_data(fd, "teacher jacobian", teacher->jacobian);
+    if (!teacher->jacobian_rows.empty())  // record_for's row subset (none: as before)
+      fd.add_bytes(teacher->jacobian_rows.data(), teacher->jacobian_rows.size() * sizeof(Index));
     for (const auto& a : teacher->activations) dist::add_data(fd, "teacher activations", a);
   } else if constexpr (!std::is_same_v<Teacher, losses::NoTeacher>) {
     dist::add_net(fd, *teacher);
@@ -494,7 +503,7 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
   JACNET_CHECK(N > 0, ValueError, where, "empty training set");
   JACNET_CHECK(labels.empty() || static_cast<Index>(labels.size()) == N, ShapeError, where, N,
                " samples but ", labels.size(), " labels");
-  if constexpr (is_teacher_data<Teacher>)
+  if constexpr (losses::is_teacher_data_v<Teacher>)
     JACNET_CHECK(teacher->outputs.rows() == N, ShapeError, where, "TeacherData has ",
                  teacher->outputs.rows(), " samples, the training set has ", N,
                  " (record it on the same rows)");
@@ -635,7 +644,7 @@ History fit_impl(Net& net, const L& loss, O& opt, const Schedule& schedule,
       bool stepped = false;
       if constexpr (std::is_same_v<Teacher, losses::NoTeacher>) {
         stepped = run_step(losses::Batch<T>(Xb, yspan));
-      } else if constexpr (is_teacher_data<Teacher>) {
+      } else if constexpr (losses::is_teacher_data_v<Teacher>) {
         gather_teacher(*teacher, idx, tb);
         stepped = run_step(losses::Batch<T, Teacher>(Xb, yspan, tb));
       } else {

@@ -9,7 +9,7 @@
 // Entries outside the optimizer's ParamMask are never touched and keep zero state.
 // Concrete optimizers: train::SGD (sgd.hpp), train::Adam and train::AdamW (adam.hpp); both follow
 // torch.optim's update formulas exactly (see docs/train.md).
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core>
 #include <concepts>
 #include <cstdint>
 #include <cstdio>

@@ -19,6 +19,8 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include "jacnet/core/third_party.hpp"  // <immintrin.h>, before xsimd
 #include <xsimd/xsimd.hpp>
 
 #include "jacnet/core/error.hpp"

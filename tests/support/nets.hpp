@@ -1,5 +1,5 @@
 #pragma once
-// tests/nn/support/nets.hpp — small nets shared by the nn tests, built for any scalar S (double,
+// tests/support/nets.hpp — small nets shared by the nn tests, built for any scalar S (double,
 // float, Dual<...>) so the same architecture can be checked against scalar AD.
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/dense.hpp"

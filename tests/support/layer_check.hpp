@@ -1,5 +1,5 @@
 #pragma once
-// tests/nn/support/layer_check.hpp — shared verification of nn layers (Catch2, double).
+// tests/support/layer_check.hpp — shared verification of nn layers (Catch2, double).
 //
 // check_layer(make, in_shape, opts) checks every rule of the layer made by `make` three ways:
 //   1. central finite differences of forward (double), by the public checker

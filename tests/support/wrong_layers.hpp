@@ -1,5 +1,5 @@
 #pragma once
-// tests/check/wrong_layers.hpp — layers with one deliberately wrong rule each: the checkers must
+// tests/support/wrong_layers.hpp — layers with one deliberately wrong rule each: the checkers must
 // reject them and name the wrong entry.
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/batchnorm.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// tests/io/temp_dir.hpp — a scratch directory for io tests, removed with everything in it.
+// tests/support/temp_dir.hpp — a scratch directory for the io and train tests, removed with everything in it.
 #include <stdlib.h>
 
 #include <algorithm>
