@@ -74,6 +74,15 @@ inline train::FitOptions student_fit(const Config& c, Index samples, std::uint64
   return o;
 }
 
+/// A student run's cost estimate, for the grid's assignment (grid.hpp; it never changes a result):
+/// the rows it trains on — epochs × (samples + 32 per optimizer step, a step's fixed cost) — times
+/// the method's factor (methods.hpp cost_factor), plus `eval_rows` (its evaluation, in the same
+/// row units).
+inline double student_cost(const Config& c, Index samples, double factor, double eval_rows) {
+  const Index per_epoch = (samples + c.batch - 1) / c.batch;
+  return factor * double(epochs_for(c, samples)) * double(samples + 32 * per_epoch) + eval_rows;
+}
+
 inline constexpr double kStudentLr = 1e-3;
 
 /// The students' learning rate: Adam 1e-3, constant, or cosine-annealed to 0 over the run's

@@ -68,6 +68,14 @@ double train_student(const Config& c, std::size_t row, Student& s, const Data& d
                          : train_with<losses::NoNorm>(c, row, s, d, data, teacher, seed);
 }
 
+/// Cost estimate of a distillation run (grid.hpp): N per class of 10 classes (0: the 60k
+/// training images), the row's cost factor; evaluation = a forward pass over the test images,
+/// about a third of a training row each.
+double distill_cost(const Config& c, const std::vector<double>& factors, Index n, std::size_t row,
+                    Index test_rows) {
+  return student_cost(c, n == 0 ? 60000 : 10 * n, factors[row], double(test_rows) / 3);
+}
+
 /// x position of N per class on the plots' log axis ("all" = 6 000 per class, the training set).
 double n_position(Index n) { return n == 0 ? 6000.0 : double(n); }
 
@@ -88,34 +96,49 @@ void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeSt
   if (ctx.comm.is_root()) std::filesystem::create_directories(c.out / "students");
   ctx.comm.barrier();
 
-  // The teacher's outputs and Jacobians on one (N, seed) subset, shared by its six runs on this
-  // rank (too large for all 60k images: the teacher net then runs per batch).
-  std::size_t cached_group = SIZE_MAX;
-  Data d;
-  std::optional<losses::TeacherData<T>> data;
-  const auto grid = run_grid(ctx.comm, ctx.checkpoint, spec.protocol, tasks, 2, [&](std::size_t i) {
+  // The training subset of one (N, seed) and the teacher's outputs and Jacobians on it (not
+  // recorded for more than 5000 images: the teacher net then runs per batch), shared by the six
+  // runs of that group on this rank; computed by the first of them (the runs go concurrently).
+  // "All" (N = 0) is the same set for every seed: one key.
+  struct Group {
+    Data d;
+    std::optional<losses::TeacherData<T>> data;
+  };
+  auto group_of = [&](std::size_t i) {
+    const std::size_t ni = i / (M * S);
+    return c.distill_n[ni] == 0 ? ni * S : i / M;
+  };
+  const auto factors = method_cost_factors(distill_methods<losses::NoNorm>());
+  Grid grid(ctx.comm, ctx.checkpoint, spec.protocol, tasks, 2, [&](std::size_t i) {
+    return distill_cost(c, factors, c.distill_n[i / (M * S)], i % M, ctx.test.X.rows());
+  });
+  SharedPerKey<Group> groups(grid.mine(), group_of);
+  const auto results = grid.run([&](std::size_t i) {
     const std::size_t row = i % M, seed = (i / M) % S, ni = i / (M * S);
     const Index n = c.distill_n[ni];
-    if (i / M != cached_group) {
-      cached_group = i / M;
+    const auto g = groups.acquire(i, [&](std::size_t) {
+      Group r;
       if (n == 0) {
-        d = Data{fm.train.images, fm.train.labels};
+        r.d = Data{fm.train.images, fm.train.labels};
       } else {
-        d = take(fm.train.images, fm.train.labels,
-                 train::subset_per_class(fm.train.labels, n, std::uint64_t(seed) + 1, 10));
+        r.d = take(fm.train.images, fm.train.labels,
+                   train::subset_per_class(fm.train.labels, n, std::uint64_t(seed) + 1, 10));
       }
-      data.reset();
-      if (d.X.rows() <= 5000) data = losses::TeacherData<T>::record(teacher, d.X, true);
-    }
+      if (r.d.X.rows() <= 5000) r.data = losses::TeacherData<T>::record(teacher, r.d.X, true);
+      return r;
+    });
     Student s = make_student(100 + std::uint64_t(seed));
     const double epochs =
-        train_student(c, row, s, d, data ? &*data : nullptr, teacher, 10 + seed);
+        train_student(c, row, s, g->d, g->data ? &*g->data : nullptr, teacher, 10 + seed);
     const double a = train::evaluate(s, ctx.test.X, ctx.test.y).accuracy;
     if (seed == 0 && ni + 1 == c.distill_n.size() && (row == 0 || row == 2))
       io::save_weights(s, student_path(c, spec.protocol, names[row]));
-    if (ctx.verbose())
-      std::fprintf(stderr, "[%s] N=%s seed %zu %-13s %3.0f epochs  acc %.4f\n",
-                   spec.protocol.c_str(), n_name(n).c_str(), seed, names[row].c_str(), epochs, a);
+    if (ctx.verbose()) {
+      char line[160];
+      std::snprintf(line, sizeof line, "[%s] N=%s seed %zu %-13s %3.0f epochs  acc %.4f",
+                    spec.protocol.c_str(), n_name(n).c_str(), seed, names[row].c_str(), epochs, a);
+      progress_line(line);
+    }
     return std::vector<double>{a, epochs};
   });
   if (!ctx.comm.is_root()) return;
@@ -128,7 +151,7 @@ void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeSt
               "method", names, columns);
   for (std::size_t i = 0; i < tasks; ++i) {
     const std::size_t row = i % M, seed = (i / M) % S, ni = i / (M * S);
-    const double a = grid.values[i][0], epochs = grid.values[i][1];
+    const double a = results.values[i][0], epochs = results.values[i][1];
     table.values[row][ni].push_back(a);
     std::ostringstream line;
     line << '"' << names[row] << "\"," << n_name(c.distill_n[ni]) << ',' << seed << ',' << epochs
@@ -174,7 +197,7 @@ void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeSt
   auto& res = ctx.report.results[spec.protocol];
   res["table"] = table.to_json();
   res["paired"] = paired.to_json();
-  ctx.report.run[spec.protocol] = {{"run_seconds", grid.seconds}, {"restored_runs", grid.restored}};
+  ctx.report.run[spec.protocol] = results.log();
   ctx.report.section(spec.heading,
                      "Per-run values: `" + spec.file + ".csv` (accuracy as a fraction). Student "
                      "learning rate: Adam 1e-3, schedule " + c.schedule + ".",

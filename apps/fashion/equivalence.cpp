@@ -137,9 +137,12 @@ void run_equivalence(Context& ctx, const TeacherNet& cnn_teacher, const TanhMlp&
                         train::subset_per_class(fm.train.labels, c.equiv_n, 401, 10));
     std::vector<double> r = i == 0 ? run_pair(ctx, cnn_teacher, make_mlp(400), d, images.X)
                                    : run_pair(ctx, tanh_teacher, make_tanh_student(400), d, images.X);
-    if (ctx.verbose())
-      std::fprintf(stderr, "[equivalence] %s pair: student acc %.4f, OM %.4g, JT %.4g\n",
-                   kPairNames[i], r[0], r[1], r[2]);
+    if (ctx.verbose()) {
+      char line[160];
+      std::snprintf(line, sizeof line, "[equivalence] %s pair: student acc %.4f, OM %.4g, JT %.4g",
+                    kPairNames[i], r[0], r[1], r[2]);
+      progress_line(line);
+    }
     return r;
   });
   if (!ctx.comm.is_root()) return;
@@ -209,8 +212,7 @@ void run_equivalence(Context& ctx, const TeacherNet& cnn_teacher, const TanhMlp&
   jres["images"] = B;
   jres["draws_per_image"] = 2 * c.equiv_pairs;
   ctx.report.results["equivalence"] = jres;
-  ctx.report.run["equivalence"] = {{"run_seconds", grid.seconds},
-                                   {"restored_runs", grid.restored}};
+  ctx.report.run["equivalence"] = grid.log();
   std::ostringstream text;
   text << "Noisy output matching E_ξ Σᵢ(Tᵢ − Sᵢ)²(x + ξ), ξ = σz, estimated by Monte Carlo on "
        << B << " test images with " << c.equiv_pairs << " antithetic pairs (±ξ) of draws per image"

@@ -1,13 +1,19 @@
 // apps/fashion/grid.cpp — the grid over ranks and its checkpoints (grid.hpp).
 #include "grid.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <exception>
 #include <limits>
+#include <numeric>
 #include <string_view>
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/io/atomic_file.hpp"
+#include "jacnet/nn/execution.hpp"
 
 namespace jacnet::fashion {
 
@@ -81,6 +87,7 @@ const std::vector<double>* Checkpoint::find(const std::string& protocol, std::si
 }
 
 void Checkpoint::record(const std::string& protocol, std::size_t task, std::vector<double> values) {
+  std::lock_guard lock(write_);
   done_[key_of(protocol, task)] = std::move(values);
   json j = {{"format", kFormat}, {"config", config_}, {"done", json::object()}};
   for (const auto& [k, v] : done_) j["done"][k] = v;
@@ -93,51 +100,142 @@ void Checkpoint::remove() {
   if (comm_.is_root()) fs::remove_all(dir_);
 }
 
-GridResults run_grid(const Comm& comm, Checkpoint& checkpoint, const std::string& protocol,
-                     std::size_t tasks, std::size_t width,
-                     const std::function<std::vector<double>(std::size_t)>& run) {
-  GridResults out;
-  out.values.assign(tasks, {});
-  out.seconds.assign(tasks, 0.0);
-  std::vector<std::size_t> pending;
+std::vector<std::vector<std::size_t>> assign_lpt(std::span<const std::size_t> pending,
+                                                 std::span<const double> cost, std::size_t ranks) {
+  JACNET_CHECK(ranks >= 1, ValueError, "fashion::assign_lpt", "no ranks");
+  JACNET_CHECK(cost.size() == pending.size(), ValueError, "fashion::assign_lpt", cost.size(),
+               " costs for ", pending.size(), " tasks");
+  for (std::size_t j = 0; j < cost.size(); ++j)
+    JACNET_CHECK(std::isfinite(cost[j]) && cost[j] >= 0, ValueError, "fashion::assign_lpt",
+                 "task ", pending[j], ": cost ", cost[j], " is not a finite number >= 0");
+  std::vector<std::size_t> order(pending.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+  std::vector<std::vector<std::size_t>> out(ranks);
+  std::vector<double> load(ranks, 0.0);
+  for (std::size_t j : order) {
+    const std::size_t r =
+        static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[r] += cost[j];
+    out[r].push_back(pending[j]);
+  }
+  return out;
+}
+
+Grid::Grid(const Comm& comm, Checkpoint& checkpoint, std::string protocol, std::size_t tasks,
+           std::size_t width, const std::function<double(std::size_t)>& cost)
+    : comm_(comm), checkpoint_(checkpoint), protocol_(std::move(protocol)), tasks_(tasks),
+      width_(width) {
+  out_.values.assign(tasks, {});
+  out_.seconds.assign(tasks, 0.0);
   for (std::size_t i = 0; i < tasks; ++i) {
-    if (const auto* r = checkpoint.find(protocol, i)) {
+    if (const auto* r = checkpoint.find(protocol_, i)) {
       JACNET_CHECK(r->size() == width, IoError, "fashion::run_grid", "checkpoint record ",
-                   protocol, "/", i, " has ", r->size(), " values, expected ", width);
-      out.values[i] = *r;
-      ++out.restored;
+                   protocol_, "/", i, " has ", r->size(), " values, expected ", width);
+      out_.values[i] = *r;
+      ++out_.restored;
     } else {
-      pending.push_back(i);
+      pending_.push_back(i);
     }
   }
-  // Records [task, seconds, values...] of this rank's share: pending[j] for j ≡ rank (mod P).
-  const std::size_t P = static_cast<std::size_t>(comm.size()), me = static_cast<std::size_t>(comm.rank());
-  const std::size_t stride = width + 2;
-  std::vector<double> mine;
-  for (std::size_t j = me; j < pending.size(); j += P) {
-    const std::size_t task = pending[j];
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<double> values = run(task);
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    JACNET_CHECK(values.size() == width, ValueError, "fashion::run_grid", protocol, " task ", task,
-                 " returned ", values.size(), " values, expected ", width);
-    checkpoint.record(protocol, task, values);
-    mine.push_back(static_cast<double>(task));
-    mine.push_back(sec);
-    mine.insert(mine.end(), values.begin(), values.end());
+  std::vector<double> costs(pending_.size(), 1.0);
+  if (cost)
+    for (std::size_t j = 0; j < pending_.size(); ++j) costs[j] = cost(pending_[j]);
+  mine_ = assign_lpt(pending_, costs, static_cast<std::size_t>(comm.size()))
+              [static_cast<std::size_t>(comm.rank())];
+}
+
+GridResults Grid::run(const std::function<std::vector<double>(std::size_t)>& run) {
+  // This rank's records [task, seconds, values...], slot k for mine_[k] (whichever thread ran it).
+  const std::size_t stride = width_ + 2;
+  std::vector<double> records(mine_.size() * stride);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::atomic<std::size_t> active{0}, peak{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (;;) {
+      if (failed.load()) return;
+      const std::size_t k = next.fetch_add(1);
+      if (k >= mine_.size()) return;
+      const std::size_t task = mine_[k];
+      try {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::size_t now = active.fetch_add(1) + 1;
+        for (std::size_t p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
+        }
+        std::vector<double> values;
+        try {
+          values = run(task);
+        } catch (...) {
+          active.fetch_sub(1);
+          throw;
+        }
+        active.fetch_sub(1);
+        const double sec =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        JACNET_CHECK(values.size() == width_, ValueError, "fashion::run_grid", protocol_, " task ",
+                     task, " returned ", values.size(), " values, expected ", width_);
+        double* rec = records.data() + k * stride;
+        rec[0] = static_cast<double>(task);
+        rec[1] = sec;
+        std::copy(values.begin(), values.end(), rec + 2);
+        checkpoint_.record(protocol_, task, std::move(values));
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true);
+        return;
+      }
+    }
+  };
+  // One thread per run: jacnet's passes inside the region run on their calling thread
+  // (nn::max_threads() is 1 in an active parallel region), so threads never nest.
+  const int threads = static_cast<int>(
+      std::min<std::size_t>(static_cast<std::size_t>(nn::max_threads()), mine_.size()));
+  if (threads > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    worker();
+#else
+    worker();
+#endif
+  } else {
+    worker();
   }
-  const std::vector<double> all = comm.allgatherv(std::span<const double>(mine));
-  JACNET_CHECK(all.size() == stride * pending.size(), ValueError, "fashion::run_grid", protocol,
-               ": gathered ", all.size() / stride, " records, expected ", pending.size());
-  for (std::size_t r = 0; r < pending.size(); ++r) {
+  if (error) std::rethrow_exception(error);
+
+  const std::vector<double> all = comm_.allgatherv(std::span<const double>(records));
+  JACNET_CHECK(all.size() == stride * pending_.size(), ValueError, "fashion::run_grid", protocol_,
+               ": gathered ", all.size() / stride, " records, expected ", pending_.size());
+  GridResults out = out_;
+  out.concurrent = peak.load();
+  for (std::size_t r = 0; r < pending_.size(); ++r) {
     const double* rec = all.data() + r * stride;
     const auto task = static_cast<std::size_t>(rec[0]);
-    JACNET_CHECK(task < tasks && out.values[task].empty(), ValueError, "fashion::run_grid",
-                 protocol, ": bad or repeated task ", task, " in the gathered records");
+    JACNET_CHECK(task < tasks_ && out.values[task].empty(), ValueError, "fashion::run_grid",
+                 protocol_, ": bad or repeated task ", task, " in the gathered records");
     out.seconds[task] = rec[1];
     out.values[task].assign(rec + 2, rec + stride);
   }
   return out;
+}
+
+GridResults run_grid(const Comm& comm, Checkpoint& checkpoint, const std::string& protocol,
+                     std::size_t tasks, std::size_t width,
+                     const std::function<std::vector<double>(std::size_t)>& run,
+                     const std::function<double(std::size_t)>& cost) {
+  return Grid(comm, checkpoint, protocol, tasks, width, cost).run(run);
+}
+
+void progress_line(const std::string& line) {
+  static std::mutex m;
+  const std::string whole = line + "\n";
+  std::lock_guard lock(m);
+  std::fputs(whole.c_str(), stderr);
+  std::fflush(stderr);
 }
 
 }  // namespace jacnet::fashion

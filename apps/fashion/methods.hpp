@@ -43,6 +43,16 @@ constexpr Method<Loss> method(std::string_view name, Loss loss,
 template <class M>
 inline constexpr bool needs_teacher = std::remove_cvref_t<M>::loss_type::needs.teacher();
 
+/// A loss's relative cost per training row, for the grid's cost estimate (grid.hpp: it decides
+/// which rank runs what, never a result): 1 for a plain step; + 1.2 when the loss needs the
+/// student's input-Jacobian rows (a seeded backward and a second-order sweep: runs with Jacobian
+/// matching took about 2.2× their twins, docs/results/*/run.json); + 0.2 when it reads the
+/// teacher's outputs or activations.
+constexpr double cost_factor(const auto& needs) {
+  return 1.0 + (needs.jacobian ? 1.2 : 0.0) +
+         (needs.teacher_outputs || needs.teacher_activations || needs.activations ? 0.2 : 0.0);
+}
+
 template <class Table>
 inline constexpr std::size_t table_size = std::tuple_size_v<std::remove_cvref_t<Table>>;
 
@@ -50,6 +60,17 @@ template <class Table>
 std::vector<std::string> method_names(const Table& t) {
   return std::apply([](const auto&... m) { return std::vector<std::string>{std::string(m.name)...}; },
                     t);
+}
+
+/// cost_factor of each row's loss, in row order.
+template <class Table>
+std::vector<double> method_cost_factors(const Table& t) {
+  return std::apply(
+      [](const auto&... m) {
+        return std::vector<double>{
+            cost_factor(std::remove_cvref_t<decltype(m)>::loss_type::needs)...};
+      },
+      t);
 }
 
 /// f(std::get<i>(t)); i must be < table_size<Table>.

@@ -37,8 +37,12 @@ void run_noise(Context& ctx) {
       const double sig = c.sigmas[si] / fm.normalization.std;
       acc.push_back(train::evaluate_under_noise(s, ctx.test.X, ctx.test.y, sig, 1000 + si).accuracy);
     }
-    if (ctx.verbose())
-      std::fprintf(stderr, "[noise] seed %zu λ=%-5g clean acc %.4f\n", seed, c.lambdas[li], acc[0]);
+    if (ctx.verbose()) {
+      char line[128];
+      std::snprintf(line, sizeof line, "[noise] seed %zu λ=%-5g clean acc %.4f", seed,
+                    c.lambdas[li], acc[0]);
+      progress_line(line);
+    }
     return acc;
   });
   if (!ctx.comm.is_root()) return;
@@ -80,7 +84,7 @@ void run_noise(Context& ctx) {
   f.note = std::to_string(c.noise_n) + " training samples per class; mean ± std over " +
            std::to_string(c.seeds) + " seeds";
   ctx.report.results["noise"]["table"] = table.to_json();
-  ctx.report.run["noise"] = {{"run_seconds", grid.seconds}, {"restored_runs", grid.restored}};
+  ctx.report.run["noise"] = grid.log();
   ctx.report.section("Noise robustness: Jacobian-norm penalty",
                      "Per-run values: `noise.csv` (one line per λ, σ and seed).", {&table});
   ctx.report.figure(c.out, "noise", f,

@@ -66,20 +66,43 @@ void run_transfer(Context& ctx) {
   const auto names = method_names(methods);
   const std::size_t M = names.size(), S = static_cast<std::size_t>(c.seeds);
   const std::size_t tasks = c.transfer_n.size() * S * M;
-  std::size_t cached_group = SIZE_MAX;
-  Data d;
-  std::optional<losses::TeacherData<T>> data;  // source teacher on the target images
-  const auto grid = run_grid(ctx.comm, ctx.checkpoint, "transfer", tasks, 2, [&](std::size_t i) {
+  // The target subset of one (N, seed) and the source teacher's recordings on it, shared by the
+  // six runs of that group on this rank (computed by the first of them; the runs go
+  // concurrently). "All" (N = 0) is the same set for every seed: one key.
+  struct Group {
+    Data d;
+    std::optional<losses::TeacherData<T>> data;  // source teacher on the target images
+  };
+  // Cost estimates (grid.hpp): the fine-tuning oracle trains the teacher CNN, about 5× the
+  // one-conv student per row (docs/results/seeds5-transfer-equivalence/run.json).
+  std::vector<double> factors = method_cost_factors(methods);
+  for (std::size_t r = 0; r < M; ++r)
+    with_method(methods, r, [&](const auto& m) {
+      if (m.student == Student::fine_tuned) factors[r] *= 5;
+    });
+  Grid grid(ctx.comm, ctx.checkpoint, "transfer", tasks, 2, [&](std::size_t i) {
+    const Index n = c.transfer_n[i / (M * S)];
+    return student_cost(c, n == 0 ? tgt.X.rows() : 5 * n, factors[i % M],
+                        double(tgt_test.X.rows()) / 3);
+  });
+  SharedPerKey<Group> groups(grid.mine(), [&](std::size_t i) {
+    const std::size_t ni = i / (M * S);
+    return c.transfer_n[ni] == 0 ? ni * S : i / M;
+  });
+  const auto results = grid.run([&](std::size_t i) {
     const std::size_t row = i % M, seed = (i / M) % S, ni = i / (M * S);
     const Index n = c.transfer_n[ni];
-    if (i / M != cached_group) {
-      cached_group = i / M;
-      d = n == 0 ? tgt
-                 : take(tgt.X, tgt.y, train::subset_per_class(tgt.y, n, std::uint64_t(seed) + 1, 5));
-      data.reset();
-      if (d.X.rows() <= 5000)
-        data = losses::TeacherData<T>::record(source, d.X, true, {kTeacherAttention});
-    }
+    const auto g = groups.acquire(i, [&](std::size_t) {
+      Group r;
+      r.d = n == 0 ? tgt
+                   : take(tgt.X, tgt.y,
+                          train::subset_per_class(tgt.y, n, std::uint64_t(seed) + 1, 5));
+      if (r.d.X.rows() <= 5000)
+        r.data = losses::TeacherData<T>::record(source, r.d.X, true, {kTeacherAttention});
+      return r;
+    });
+    const Data& d = g->d;
+    const losses::TeacherData<T>* data = g->data ? &*g->data : nullptr;
     train::Adam<T> opt({.lr = kStudentLr});
     auto o = student_fit(c, d.X.rows(), 20 + seed);
     const auto sched = student_schedule(c, o, d.X.rows());
@@ -106,9 +129,12 @@ void run_transfer(Context& ctx) {
         go(s);
       }
     });
-    if (ctx.verbose())
-      std::fprintf(stderr, "[transfer] N=%s seed %zu %-24s acc %.4f\n", n_name(n).c_str(), seed,
-                   names[row].c_str(), a);
+    if (ctx.verbose()) {
+      char line[160];
+      std::snprintf(line, sizeof line, "[transfer] N=%s seed %zu %-24s acc %.4f", n_name(n).c_str(),
+                    seed, names[row].c_str(), a);
+      progress_line(line);
+    }
     return std::vector<double>{a, double(o.epochs)};
   });
   if (!ctx.comm.is_root()) return;
@@ -120,8 +146,8 @@ void run_transfer(Context& ctx) {
               "method", names, columns);
   for (std::size_t i = 0; i < tasks; ++i) {
     const std::size_t row = i % M, seed = (i / M) % S, ni = i / (M * S);
-    const double a = grid.values[i][0];
-    const auto epochs = static_cast<long long>(grid.values[i][1]);
+    const double a = results.values[i][0];
+    const auto epochs = static_cast<long long>(results.values[i][1]);
     table.values[row][ni].push_back(a);
     std::ostringstream line;
     line << '"' << names[row] << "\"," << n_name(c.transfer_n[ni]) << ',' << seed << ',' << epochs
@@ -167,7 +193,7 @@ void run_transfer(Context& ctx) {
 
   ctx.report.results["transfer"]["table"] = table.to_json();
   ctx.report.results["transfer"]["paired"] = paired.to_json();
-  ctx.report.run["transfer"] = {{"run_seconds", grid.seconds}, {"restored_runs", grid.restored}};
+  ctx.report.run["transfer"] = results.log();
   char src[96];
   std::snprintf(src, sizeof src, "%.2f", 100 * ctx.report.results["transfer"].value(
                                                     "source_teacher_accuracy", 0.0));

@@ -42,3 +42,28 @@ run_smoke() {
     exit 1
   fi
 }
+
+# kill_when FILE OUT [extra flags...]: starts the smoke grid into OUT in the background and kills
+# it with kill -9 as soon as OUT/FILE exists (KILL_DELAY seconds later if set); fails if the run
+# ends before that or nothing appears within 600 s.
+kill_when() {
+  file=$1
+  out=$2
+  shift 2
+  "$EXE" --smoke --quiet --out "$out" "$@" > "$out.log" 2>&1 &
+  pid=$!
+  i=0
+  while [ ! -f "$out/$file" ]; do
+    if ! kill -0 $pid 2> /dev/null; then
+      echo "FAILED: the run ($*) ended before writing $file"
+      cat "$out.log"
+      exit 1
+    fi
+    i=$((i + 1))
+    [ $i -gt 12000 ] && { echo "FAILED: no $file after 600 s"; kill -9 $pid; exit 1; }
+    sleep 0.05
+  done
+  [ -n "${KILL_DELAY:-}" ] && sleep "$KILL_DELAY"
+  kill -9 $pid
+  wait $pid 2> /dev/null
+}

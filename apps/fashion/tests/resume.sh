@@ -14,21 +14,7 @@ run_smoke "$DIR/ref"
 
 # 1. kill -9 after the first checkpoint, then --resume.
 cut=$DIR/cut
-"$EXE" --smoke --quiet --out "$cut" > "$cut.log" 2>&1 &
-pid=$!
-i=0
-while [ ! -f "$cut/checkpoint/rank-0.json" ]; do
-  if ! kill -0 $pid 2> /dev/null; then
-    echo "FAILED: the run ended before writing a checkpoint"
-    cat "$cut.log"
-    exit 1
-  fi
-  i=$((i + 1))
-  [ $i -gt 6000 ] && { echo "FAILED: no checkpoint after 600 s"; kill -9 $pid; exit 1; }
-  sleep 0.1
-done
-kill -9 $pid
-wait $pid 2> /dev/null
+kill_when checkpoint/rank-0.json "$cut"
 if [ -f "$cut/results.json" ]; then
   echo "FAILED: the run finished before the kill (nothing to resume)"
   exit 1

@@ -13,22 +13,7 @@ rm -rf "$DIR" && mkdir -p "$DIR"
 run_smoke "$DIR/ref" --epochs 20
 
 cut=$DIR/cut
-"$EXE" --smoke --quiet --epochs 20 --out "$cut" > "$cut.log" 2>&1 &
-pid=$!
-i=0
-while [ ! -f "$cut/teacher.safetensors.ckpt" ]; do
-  if ! kill -0 $pid 2> /dev/null; then
-    echo "FAILED: the run ended before the teacher wrote a checkpoint"
-    cat "$cut.log"
-    exit 1
-  fi
-  i=$((i + 1))
-  [ $i -gt 6000 ] && { echo "FAILED: no teacher checkpoint after 600 s"; kill -9 $pid; exit 1; }
-  sleep 0.1
-done
-sleep 0.5
-kill -9 $pid
-wait $pid 2> /dev/null
+KILL_DELAY=0.5 kill_when teacher.safetensors.ckpt "$cut" --epochs 20
 if [ -f "$cut/teacher.safetensors.json" ]; then
   echo "FAILED: the teacher finished before the kill (nothing to resume)"
   exit 1
