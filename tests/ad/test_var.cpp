@@ -343,6 +343,29 @@ TEST_CASE("compound assignment and reassignment keep the chain rule", "[var]") {
   CHECK(x.adjoint() == Approx(2 * g * dg));
 }
 
+TEST_CASE("statements mixing constants, older generations and rewound Vars", "[var][tape]") {
+  // A statement tests all its operands' tags with one branch; any operand whose tag is not the
+  // tape's current one (a constant, a Var of an older generation) takes the full check, which
+  // accepts valid ones and throws for a Var that was rewound away.
+  jacnet::TapeScope<double> scope;
+  V a = 1.5;
+  const auto m = tape().mark();
+  V t = 2.0;  // recorded after m: rewound away below
+  tape().rewind(m);
+  V b = 0.5;
+  const V c = V::constant(3.0);
+  V y = a * b + c * a + b * b;  // a: older generation (valid), c: constant, b: current
+  CHECK(y.value() == 1.5 * 0.5 + 3.0 * 1.5 + 0.25);
+  tape().clear_adjoints(scope.mark());
+  y.set_adjoint(1.0);
+  tape().reverse(scope.mark());
+  CHECK(a.adjoint() == 0.5 + 3.0);
+  CHECK(b.adjoint() == 1.5 + 2 * 0.5);
+  CHECK(c.adjoint() == 0.0);
+  CHECK_THROWS_AS(V(b * b + a * t + c), jacnet::TapeError);
+  CHECK_THROWS_AS(V(t + b), jacnet::TapeError);
+}
+
 TEST_CASE("an `auto` expression can be kept and used later", "[var]") {
   jacnet::TapeScope<double> scope;
   V x = 0.5;

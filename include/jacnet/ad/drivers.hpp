@@ -161,11 +161,15 @@ Vector<typename Derived::Scalar> to_vector(const Eigen::MatrixBase<Derived>& x) 
   return Vector<typename Derived::Scalar>(x);
 }
 
-/// Fresh independent Vars x_i on this thread's tape.
+/// Fresh independent Vars x_i on this thread's tape (consecutive indices, one capacity check).
 template <class T, class Derived>
-Vector<Var<T>> make_vars(const Eigen::MatrixBase<Derived>& x) {
+Eigen::Matrix<Var<T>, Eigen::Dynamic, 1> make_vars(const Eigen::MatrixBase<Derived>& x) {
+  Tape<T>& t = Tape<T>::active();
+  const TapeIndex first = t.new_variables(static_cast<std::size_t>(x.size()));
+  const std::uint64_t tag = t.tag();
   Vector<Var<T>> xv(x.size());
-  for (Index i = 0; i < x.size(); ++i) xv(i) = Var<T>(static_cast<T>(x(i)));
+  for (Index i = 0; i < x.size(); ++i)
+    xv(i) = Var<T>(static_cast<T>(x(i)), first + static_cast<TapeIndex>(i), tag);
   return xv;
 }
 

@@ -11,7 +11,7 @@
 // elementary operation appends one instruction (operation, operand slots, constants) to a
 // program; the outputs are slots of that program. The program is then replayed, with no call of
 // f. gradient() is a direct sweep over the instructions: forward, the values and each
-// instruction's local partials (closed forms for + − × ÷ and negation, Dual<T, 2> on the operands
+// instruction's local partials (closed forms for + − × ÷, negation and x·x, Dual<T, 2> on the operands
 // for the rest: the same rules as every mode); backward, w̄_a += ∂w_k/∂w_a · w̄_k (no tape; one
 // thread-local buffer, no allocation per call once grown). The other queries replay the instructions through
 // the drivers: in T for values, Dual<T, K> for forward Jacobians, Var<T> on this thread's tape
@@ -516,11 +516,18 @@ class Recorded {
     return S();
   }
 
-  /// Value and local partials of +, −, ×, ÷ and negation with distinct operands in closed form
+  /// Value and local partials of +, −, ×, ÷ and negation with distinct operands, and of x·x, in closed form
   /// (the gradient sweep's common case; the same numbers as the Dual<T, 2> rules of dual.hpp,
   /// which the other operations go through). Returns false for every other instruction.
   static bool fast_partials(const detail::Instr<T>& I, const T* w, T& v, T& pa, T& pb) {
-    if (I.a == I.b) return false;  // x∘x (both partials on one slot): the Dual path
+    if (I.a == I.b) {  // x∘x (both partials on one slot): x·x here, the rest on the Dual path
+      if (I.op != Op::Mul) return false;
+      const T x = w[I.a];
+      v = x * x;
+      pa = x + x;  // Dual: x·1 + 1·x
+      pb = T(0);
+      return true;
+    }
     const T x = I.a == ad::detail::kConst ? I.ca : w[I.a];
     const T y = I.b == ad::detail::kConst ? I.cb : w[I.b];
     switch (I.op) {

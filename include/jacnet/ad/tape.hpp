@@ -339,6 +339,15 @@ class Tape {
     ends_.push_unchecked(num_operands());
     return s;
   }
+  /// n new independent variables (consecutive indices); returns the first index.
+  Index new_variables(std::size_t n) {
+    if (ends_.size() + n + (ops_.capacity() - ops_.size()) > ends_.capacity()) [[unlikely]]
+      grow_statements(n);
+    const Index s = size();
+    const Index ops = num_operands();
+    for (std::size_t i = 0; i < n; ++i) ends_.push_unchecked(ops);
+    return s;
+  }
   /// Read-only view of statement s's operands (for tests and debugging).
   std::pair<Index, Index> operand_range(Index s) const {
     JACNET_CHECK(s < size(), TapeError, "Tape::operand_range", "statement ", s,
@@ -371,6 +380,10 @@ class Tape {
     ends_.ensure(1, kMaxIndex + 1, "statements");
     keep_slots();
   }
+  [[gnu::noinline]] void grow_statements(std::size_t n) {
+    ends_.ensure(n, kMaxIndex + 1, "statements");
+    keep_slots();
+  }
   [[gnu::noinline]] static Tape& create() {
     thread_local std::unique_ptr<Tape> owner;  // destroys this thread's tape at thread exit
     owner.reset(new Tape());
@@ -390,10 +403,15 @@ class Tape {
     const Index* ends = ends_.data();
     const Index* idx = ops_.index();
     const T* par = ops_.partial();
+    // One pass backwards over the operand entries; each statement's start is the previous one's
+    // end (one load of ends per statement).
+    Index e = ends[size() - 1];
     for (Index s = size(); s-- > stop;) {
+      const Index b = ends[s - 1];
       const T a = adj[s];
-      if (detail::adjoint_is_zero(a)) continue;
-      for (Index k = ends[s - 1], e = ends[s]; k < e; ++k) adj[idx[k]] += par[k] * a;
+      if (!detail::adjoint_is_zero(a))
+        for (Index k = b; k < e; ++k) adj[idx[k]] += par[k] * a;
+      e = b;
     }
   }
 

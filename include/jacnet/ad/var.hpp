@@ -36,10 +36,20 @@
 #include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/ad/tape.hpp"
 
+/// Reverse-mode operators are always inlined: their results (VarExpr, N partials) then stay in
+/// registers up to the statement that records them. Without it GCC keeps large instances (the
+/// partials of Var<Dual<T, 16>> are 136 bytes each) out of line and copies every intermediate
+/// expression through memcpy (57 % of hessian<16>'s instructions on bench_ad's ode).
+#define JACNET_REV_INLINE [[gnu::always_inline]] inline
+
 namespace jacnet {
 
 template <class T>
 class Var;
+namespace detail {
+template <class T, class Derived>
+Eigen::Matrix<Var<T>, Eigen::Dynamic, 1> make_vars(const Eigen::MatrixBase<Derived>& x);
+}  // namespace detail
 
 /// A linearized expression: its value v and its N operands (index, tag) with the partials d of v
 /// with respect to them, computed eagerly as the expression is built (a node combines its
@@ -237,32 +247,39 @@ class Var {
   template <std::size_t N>
   [[gnu::always_inline]] void record(const VarExpr<T, N>& e) {
     Tape<T>& t = Tape<T>::active();
+    const std::uint64_t tag = t.tag();
+    // Validity of every operand with one branch: all carry the tape's current tag (the common
+    // case), else each goes through the full check (older generations, constants, misuse).
+    std::uint64_t other = 0;
+    for (std::size_t k = 0; k < N; ++k) other |= e.tag[k] ^ tag;
+    if (other != 0) [[unlikely]]
+      for (std::size_t k = 0; k < N; ++k) t.check(e.tag[k], e.idx[k]);
     auto r = t.begin_statement(N);
-    std::size_t n = N;
-    if constexpr (N == 1) {
-      r.push(e.tag[0], e.idx[0], e.d[0]);
-    } else {
-      // An operand repeated next to itself in the statement (x·x, t·t + u·u, ...) becomes one
-      // entry with the summed partial: fewer entries, and no back-to-back updates of one adjoint
-      // in the sweep. (Only neighbours are compared: N − 1 compares.)
-      r.push(e.tag[0], e.idx[0], e.d[0]);
-      n = 1;
-      for (std::size_t k = 1; k < N; ++k) {
-        if (e.idx[k] == r.index[-1] && e.tag[k] == e.tag[k - 1]) {
-          r.partial[-1] += e.d[k];  // same Var as the entry just written (already checked)
-        } else {
-          r.push(e.tag[k], e.idx[k], e.d[k]);
-          ++n;
-        }
+    std::size_t n = 1;
+    r.index[0] = e.idx[0];
+    r.partial[0] = e.d[0];
+    // An operand repeated next to itself in the statement (x·x, t·t + u·u, ...) becomes one
+    // entry with the summed partial: fewer entries, and no back-to-back updates of one adjoint
+    // in the sweep. (Only neighbours are compared, in registers: N − 1 compares.)
+    for (std::size_t k = 1; k < N; ++k) {
+      if (e.idx[k] == e.idx[k - 1] && e.tag[k] == e.tag[k - 1]) {
+        r.partial[n - 1] += e.d[k];
+      } else {
+        r.index[n] = e.idx[k];
+        r.partial[n] = e.d[k];
+        ++n;
       }
     }
     idx_ = t.end_statement(n);
-    tag_ = t.tag();
+    tag_ = tag;
     v_ = e.v;
   }
 
   template <class U>
   friend class VarStatement;
+  template <class U, class Derived>
+  friend Eigen::Matrix<Var<U>, Eigen::Dynamic, 1> detail::make_vars(
+      const Eigen::MatrixBase<Derived>& x);
   Var(T v, TapeIndex i, std::uint64_t tag) : v_(v), idx_(i), tag_(tag) {}
 
   T v_ = T(0);
@@ -316,79 +333,79 @@ struct custom_elementary<E> : std::true_type {};
 // ------------------------------------------------------------------------------------------------
 
 template <rev::Expr A>
-auto operator+(const A& a) {
+JACNET_REV_INLINE auto operator+(const A& a) {
   return rev::unary(a, a.value(), rev::PlusOne{});
 }
 template <rev::Expr A>
-auto operator-(const A& a) {
+JACNET_REV_INLINE auto operator-(const A& a) {
   return rev::unary(a, -a.value(), rev::MinusOne{});
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto operator+(const A& a, const B& b) {
+JACNET_REV_INLINE auto operator+(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
   return rev::binary(a, b, T(a.value() + b.value()), rev::PlusOne{}, rev::PlusOne{});
 }
 template <rev::Expr A, rev::Passive S>
-auto operator+(const A& a, S c) {
+JACNET_REV_INLINE auto operator+(const A& a, S c) {
   using T = rev::scalar_of<A>;
   return rev::unary(a, T(a.value() + static_cast<real_t<T>>(c)), rev::PlusOne{});
 }
 template <rev::Passive S, rev::Expr A>
-auto operator+(S c, const A& a) {
+JACNET_REV_INLINE auto operator+(S c, const A& a) {
   using T = rev::scalar_of<A>;
   return rev::unary(a, T(static_cast<real_t<T>>(c) + a.value()), rev::PlusOne{});
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto operator-(const A& a, const B& b) {
+JACNET_REV_INLINE auto operator-(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
   return rev::binary(a, b, T(a.value() - b.value()), rev::PlusOne{}, rev::MinusOne{});
 }
 template <rev::Expr A, rev::Passive S>
-auto operator-(const A& a, S c) {
+JACNET_REV_INLINE auto operator-(const A& a, S c) {
   using T = rev::scalar_of<A>;
   return rev::unary(a, T(a.value() - static_cast<real_t<T>>(c)), rev::PlusOne{});
 }
 template <rev::Passive S, rev::Expr A>
-auto operator-(S c, const A& a) {
+JACNET_REV_INLINE auto operator-(S c, const A& a) {
   using T = rev::scalar_of<A>;
   return rev::unary(a, T(static_cast<real_t<T>>(c) - a.value()), rev::MinusOne{});
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto operator*(const A& a, const B& b) {
+JACNET_REV_INLINE auto operator*(const A& a, const B& b) {
   const auto av = a.value(), bv = b.value();
   return rev::binary(a, b, av * bv, bv, av);
 }
 template <rev::Expr A, rev::Passive S>
-auto operator*(const A& a, S c) {
+JACNET_REV_INLINE auto operator*(const A& a, S c) {
   using T = rev::scalar_of<A>;
   const real_t<T> k = static_cast<real_t<T>>(c);
   return rev::unary(a, T(a.value() * k), k);
 }
 template <rev::Passive S, rev::Expr A>
-auto operator*(S c, const A& a) {
+JACNET_REV_INLINE auto operator*(S c, const A& a) {
   using T = rev::scalar_of<A>;
   const real_t<T> k = static_cast<real_t<T>>(c);
   return rev::unary(a, T(k * a.value()), k);
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto operator/(const A& a, const B& b) {
+JACNET_REV_INLINE auto operator/(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
   const T bv = b.value();
   const T q = a.value() / bv;
   return rev::binary(a, b, q, deriv::div_d1_num(bv), deriv::div_d1_den(bv, q));
 }
 template <rev::Expr A, rev::Passive S>
-auto operator/(const A& a, S c) {
+JACNET_REV_INLINE auto operator/(const A& a, S c) {
   using T = rev::scalar_of<A>;
   const real_t<T> k = static_cast<real_t<T>>(c);
   return rev::unary(a, T(a.value() / k), real_t<T>(1) / k);
 }
 template <rev::Passive S, rev::Expr A>
-auto operator/(S c, const A& a) {
+JACNET_REV_INLINE auto operator/(S c, const A& a) {
   using T = rev::scalar_of<A>;
   const T av = a.value();
   const T q = static_cast<T>(c) / av;
@@ -425,120 +442,120 @@ JACNET_VAR_COMPARISON(>=)
 // ------------------------------------------------------------------------------------------------
 
 template <rev::Expr A>
-auto exp(const A& a) {
+JACNET_REV_INLINE auto exp(const A& a) {
   using std::exp;
   const auto x = a.value();
   const auto v = exp(x);
   return rev::unary(a, v, deriv::exp_d1(x, v));
 }
 template <rev::Expr A>
-auto log(const A& a) {
+JACNET_REV_INLINE auto log(const A& a) {
   using std::log;
   const auto x = a.value();
   return rev::unary(a, log(x), deriv::log_d1(x));
 }
 template <rev::Expr A>
-auto log1p(const A& a) {
+JACNET_REV_INLINE auto log1p(const A& a) {
   using std::log1p;
   const auto x = a.value();
   return rev::unary(a, log1p(x), deriv::log1p_d1(x));
 }
 template <rev::Expr A>
-auto expm1(const A& a) {
+JACNET_REV_INLINE auto expm1(const A& a) {
   using std::expm1;
   const auto x = a.value();
   const auto v = expm1(x);
   return rev::unary(a, v, deriv::expm1_d1(x, v));
 }
 template <rev::Expr A>
-auto sqrt(const A& a) {
+JACNET_REV_INLINE auto sqrt(const A& a) {
   using std::sqrt;
   const auto x = a.value();
   const auto v = sqrt(x);
   return rev::unary(a, v, deriv::sqrt_d1(x, v));
 }
 template <rev::Expr A>
-auto cbrt(const A& a) {
+JACNET_REV_INLINE auto cbrt(const A& a) {
   using std::cbrt;
   const auto x = a.value();
   const auto v = cbrt(x);
   return rev::unary(a, v, deriv::cbrt_d1(x, v));
 }
 template <rev::Expr A>
-auto abs(const A& a) {
+JACNET_REV_INLINE auto abs(const A& a) {
   using std::abs;
   const auto x = a.value();
   return rev::unary(a, abs(x), deriv::abs_d1(x));
 }
 template <rev::Expr A>
-auto fabs(const A& a) {
+JACNET_REV_INLINE auto fabs(const A& a) {
   return abs(a);
 }
 template <rev::Expr A>
-auto sin(const A& a) {
+JACNET_REV_INLINE auto sin(const A& a) {
   using std::sin;
   const auto x = a.value();
   return rev::unary(a, sin(x), deriv::sin_d1(x));
 }
 template <rev::Expr A>
-auto cos(const A& a) {
+JACNET_REV_INLINE auto cos(const A& a) {
   using std::cos;
   const auto x = a.value();
   return rev::unary(a, cos(x), deriv::cos_d1(x));
 }
 template <rev::Expr A>
-auto tan(const A& a) {
+JACNET_REV_INLINE auto tan(const A& a) {
   using std::tan;
   const auto x = a.value();
   const auto v = tan(x);
   return rev::unary(a, v, deriv::tan_d1(x, v));
 }
 template <rev::Expr A>
-auto tanh(const A& a) {
+JACNET_REV_INLINE auto tanh(const A& a) {
   const auto vd = deriv::tanh_vd(a.value());
   return rev::unary(a, vd.f, vd.d);
 }
 template <rev::Expr A>
-auto sigmoid(const A& a) {
+JACNET_REV_INLINE auto sigmoid(const A& a) {
   const auto vd = deriv::sigmoid_vd(a.value());
   return rev::unary(a, vd.f, vd.d);
 }
 template <rev::Expr A>
-auto softplus(const A& a) {
+JACNET_REV_INLINE auto softplus(const A& a) {
   const auto vd = deriv::softplus_vd(a.value());
   return rev::unary(a, vd.f, vd.d);
 }
 template <rev::Expr A>
-auto erf(const A& a) {
+JACNET_REV_INLINE auto erf(const A& a) {
   using std::erf;
   const auto x = a.value();
   return rev::unary(a, erf(x), deriv::erf_d1(x));
 }
 template <rev::Expr A>
-auto erfc(const A& a) {
+JACNET_REV_INLINE auto erfc(const A& a) {
   using std::erfc;
   const auto x = a.value();
   return rev::unary(a, erfc(x), deriv::erfc_d1(x));
 }
 template <rev::Expr A>
-auto relu(const A& a) {
+JACNET_REV_INLINE auto relu(const A& a) {
   using T = rev::scalar_of<A>;
   const T x = a.value();
   return rev::unary(a, x > T(0) ? x : T(0), deriv::relu_d1(x));
 }
 template <rev::Expr A>
-auto leaky_relu(const A& a, real_t<rev::scalar_of<A>> slope = real_t<rev::scalar_of<A>>(0.01)) {
+JACNET_REV_INLINE auto leaky_relu(const A& a, real_t<rev::scalar_of<A>> slope = real_t<rev::scalar_of<A>>(0.01)) {
   using T = rev::scalar_of<A>;
   const T x = a.value();
   return rev::unary(a, x > T(0) ? x : T(slope * x), T(deriv::leaky_relu_d1(x, slope)));
 }
 template <rev::Expr A>
-auto elu(const A& a, real_t<rev::scalar_of<A>> alpha = real_t<rev::scalar_of<A>>(1)) {
+JACNET_REV_INLINE auto elu(const A& a, real_t<rev::scalar_of<A>> alpha = real_t<rev::scalar_of<A>>(1)) {
   const auto vd = deriv::elu_vd(a.value(), alpha);
   return rev::unary(a, vd.f, vd.d);
 }
 template <rev::Expr A>
-auto gelu(const A& a) {
+JACNET_REV_INLINE auto gelu(const A& a) {
   const auto vd = deriv::gelu_vd(a.value());
   return rev::unary(a, vd.f, vd.d);
 }
@@ -546,14 +563,14 @@ auto gelu(const A& a) {
 // ---- two arguments: (expr, expr), (expr, number), (number, expr) ------------------------------
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto pow(const A& a, const B& b) {
+JACNET_REV_INLINE auto pow(const A& a, const B& b) {
   using std::pow;
   const auto x = a.value(), y = b.value();
   const auto v = pow(x, y);
   return rev::binary(a, b, v, deriv::pow_d1_base(x, y, v), deriv::pow_d1_exp(x, v));
 }
 template <rev::Expr A, rev::Passive S>
-auto pow(const A& a, S c) {
+JACNET_REV_INLINE auto pow(const A& a, S c) {
   using std::pow;
   using T = rev::scalar_of<A>;
   const T x = a.value(), y = static_cast<T>(c);
@@ -561,7 +578,7 @@ auto pow(const A& a, S c) {
   return rev::unary(a, v, deriv::pow_d1_base(x, y, v));
 }
 template <rev::Passive S, rev::Expr A>
-auto pow(S c, const A& a) {
+JACNET_REV_INLINE auto pow(S c, const A& a) {
   using std::pow;
   using T = rev::scalar_of<A>;
   const T x = static_cast<T>(c), y = a.value();
@@ -570,20 +587,20 @@ auto pow(S c, const A& a) {
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto atan2(const A& a, const B& b) {
+JACNET_REV_INLINE auto atan2(const A& a, const B& b) {
   using std::atan2;
   const auto y = a.value(), x = b.value();
   return rev::binary(a, b, atan2(y, x), deriv::atan2_d1_y(y, x), deriv::atan2_d1_x(y, x));
 }
 template <rev::Expr A, rev::Passive S>
-auto atan2(const A& a, S c) {
+JACNET_REV_INLINE auto atan2(const A& a, S c) {
   using std::atan2;
   using T = rev::scalar_of<A>;
   const T y = a.value(), x = static_cast<T>(c);
   return rev::unary(a, atan2(y, x), deriv::atan2_d1_y(y, x));
 }
 template <rev::Passive S, rev::Expr A>
-auto atan2(S c, const A& a) {
+JACNET_REV_INLINE auto atan2(S c, const A& a) {
   using std::atan2;
   using T = rev::scalar_of<A>;
   const T y = static_cast<T>(c), x = a.value();
@@ -591,14 +608,14 @@ auto atan2(S c, const A& a) {
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto hypot(const A& a, const B& b) {
+JACNET_REV_INLINE auto hypot(const A& a, const B& b) {
   using std::hypot;
   const auto x = a.value(), y = b.value();
   const auto h = hypot(x, y);
   return rev::binary(a, b, h, deriv::hypot_d1(x, h), deriv::hypot_d1(y, h));
 }
 template <rev::Expr A, rev::Passive S>
-auto hypot(const A& a, S c) {
+JACNET_REV_INLINE auto hypot(const A& a, S c) {
   using std::hypot;
   using T = rev::scalar_of<A>;
   const T x = a.value();
@@ -606,7 +623,7 @@ auto hypot(const A& a, S c) {
   return rev::unary(a, h, deriv::hypot_d1(x, h));
 }
 template <rev::Passive S, rev::Expr A>
-auto hypot(S c, const A& a) {
+JACNET_REV_INLINE auto hypot(S c, const A& a) {
   using std::hypot;
   using T = rev::scalar_of<A>;
   const T y = a.value();
@@ -615,53 +632,53 @@ auto hypot(S c, const A& a) {
 }
 
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto max(const A& a, const B& b) {
+JACNET_REV_INLINE auto max(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
   const T x = a.value(), y = b.value();
   const T da = deriv::max_d1_first(x, y);
   return rev::binary(a, b, da != T(0) ? x : y, da, T(1) - da);
 }
 template <rev::Expr A, rev::Passive S>
-auto max(const A& a, S c) {
+JACNET_REV_INLINE auto max(const A& a, S c) {
   using T = rev::scalar_of<A>;
   const T x = a.value(), y = static_cast<T>(c);
   const T da = deriv::max_d1_first(x, y);
   return rev::unary(a, da != T(0) ? x : y, da);
 }
 template <rev::Passive S, rev::Expr A>
-auto max(S c, const A& a) {
+JACNET_REV_INLINE auto max(S c, const A& a) {
   using T = rev::scalar_of<A>;
   const T x = static_cast<T>(c), y = a.value();
   const T dc = deriv::max_d1_first(x, y);
   return rev::unary(a, dc != T(0) ? x : y, T(1) - dc);
 }
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto min(const A& a, const B& b) {
+JACNET_REV_INLINE auto min(const A& a, const B& b) {
   using T = rev::scalar_of<A>;
   const T x = a.value(), y = b.value();
   const T da = deriv::min_d1_first(x, y);
   return rev::binary(a, b, da != T(0) ? x : y, da, T(1) - da);
 }
 template <rev::Expr A, rev::Passive S>
-auto min(const A& a, S c) {
+JACNET_REV_INLINE auto min(const A& a, S c) {
   using T = rev::scalar_of<A>;
   const T x = a.value(), y = static_cast<T>(c);
   const T da = deriv::min_d1_first(x, y);
   return rev::unary(a, da != T(0) ? x : y, da);
 }
 template <rev::Passive S, rev::Expr A>
-auto min(S c, const A& a) {
+JACNET_REV_INLINE auto min(S c, const A& a) {
   using T = rev::scalar_of<A>;
   const T x = static_cast<T>(c), y = a.value();
   const T dc = deriv::min_d1_first(x, y);
   return rev::unary(a, dc != T(0) ? x : y, T(1) - dc);
 }
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto fmax(const A& a, const B& b) {
+JACNET_REV_INLINE auto fmax(const A& a, const B& b) {
   return max(a, b);
 }
 template <rev::Expr A, rev::ExprOf<rev::scalar_of<A>> B>
-auto fmin(const A& a, const B& b) {
+JACNET_REV_INLINE auto fmin(const A& a, const B& b) {
   return min(a, b);
 }
 
