@@ -96,9 +96,9 @@ void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeSt
   if (ctx.comm.is_root()) std::filesystem::create_directories(c.out / "students");
   ctx.comm.barrier();
 
-  // The training subset of one (N, seed) and the teacher's outputs and Jacobians on it (not
-  // recorded for more than 5000 images: the teacher net then runs per batch), shared by the six
-  // runs of that group on this rank; computed by the first of them (the runs go concurrently).
+  // The training subset of one (N, seed) and the teacher's outputs and label-row Jacobians on
+  // it (not recorded for more than 5000 images: the teacher net then runs per batch), shared by
+  // the six runs of that group on this rank; computed by the first of them (runs go concurrently).
   // "All" (N = 0) is the same set for every seed: one key.
   struct Group {
     Data d;
@@ -124,7 +124,11 @@ void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeSt
         r.d = take(fm.train.images, fm.train.labels,
                    train::subset_per_class(fm.train.labels, n, std::uint64_t(seed) + 1, 10));
       }
-      if (r.d.X.rows() <= 5000) r.data = losses::TeacherData<T>::record(teacher, r.d.X, true);
+      // The Jacobian rows read only the label row (JacobianMatch<LabelClass>): record_for keeps
+      // that row alone, a tenth of the full teacher Jacobian.
+      if (r.d.X.rows() <= 5000)
+        r.data = losses::TeacherData<T>::record_for(
+            std::get<3>(distill_methods<losses::NoNorm>()).loss, teacher, r.d.X, r.d.y);
       return r;
     });
     Student s = make_student(100 + std::uint64_t(seed));

@@ -98,7 +98,10 @@ void run_transfer(Context& ctx) {
                    : take(tgt.X, tgt.y,
                           train::subset_per_class(tgt.y, n, std::uint64_t(seed) + 1, 5));
       if (r.d.X.rows() <= 5000)
-        r.data = losses::TeacherData<T>::record(source, r.d.X, true, {kTeacherAttention});
+        // The Jacobian rows read only the teacher's top-1 row (TeacherTop<1>): record_for keeps
+        // that row alone, a tenth of the full Jacobian.
+        r.data = losses::TeacherData<T>::record_for(losses::JacobianMatch<losses::TeacherTop<1>>{},
+                                                    source, r.d.X, {}, {kTeacherAttention});
       return r;
     });
     const Data& d = g->d;

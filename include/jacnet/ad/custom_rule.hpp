@@ -24,7 +24,7 @@
 // rule inside it, e.g. J0' = −J1 with J1 a custom rule too). f and vjp are only ever called with
 // plain T.
 // Errors: results of the wrong size → ShapeError naming the rule's part and the sizes.
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <type_traits>
 #include <utility>
 

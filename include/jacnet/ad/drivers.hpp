@@ -23,7 +23,7 @@
 // drivers record on this thread's tape and rewind it to where they found it (memory is reused
 // across calls). Errors: empty x → ValueError; u/v of the wrong size, a non-scalar f passed to
 // gradient/hessian/hvp, outputs whose size changes between passes → ShapeError, naming sizes.
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <algorithm>
 #include <array>
 #include <cstddef>

@@ -30,7 +30,7 @@
 // Alignment: with batches, alignof(Dual) is the register width (32 bytes AVX2, 64 AVX-512); heap
 // arrays need C++17 aligned new (std::vector) or Eigen's allocator (EIGEN_MAX_ALIGN_BYTES must not
 // be lowered). Code exchanging Duals must be compiled for the same SIMD width.
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <array>
 #include <cmath>
 #include <cstddef>

@@ -14,7 +14,7 @@
 // worker thread would record on its own tape (TapeError "recorded on another tape").
 // Operands are evaluated once first (Eigen's nested_eval), so an operand expression of Vars is
 // recorded once, never between the begin and the end of a statement.
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <cstddef>
 #include <type_traits>
 

@@ -32,7 +32,7 @@
 // threads at once (each replay has its own buffers, thread-local for gradient(); reverse modes use
 // the calling thread's tape).
 // record() itself uses a thread-local program builder, one recording per thread at a time.
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

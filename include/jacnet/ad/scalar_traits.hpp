@@ -11,7 +11,7 @@
 // so mixed expressions such as `MatrixXd * Vector<S>` or `x - mu` with a VectorXd mu compile for
 // every scalar the drivers use, without a `cast<S>()` (which would put one tape statement per
 // element). The operators themselves accept plain numbers on either side (dual.hpp, var.hpp).
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <type_traits>
 
 namespace jacnet {

@@ -23,7 +23,7 @@
 // (see tape.hpp). Derivatives at kinks follow elementary.hpp (relu'(0) = 0, abs'(0) = 0, ties of
 // min/max pick the first argument, ...). `Var<T>` is an Eigen scalar (NumTraits below); Eigen
 // reaches the functions through ADL (call them unqualified: `exp(x)`, not `std::exp(x)`).
-#include <Eigen/Core>
+#include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <array>
 #include <cmath>
 #include <concepts>
