@@ -67,10 +67,17 @@ int run(Opt& opt, const train::Schedule& sched, bool per_step, const std::string
   std::string rec = "iterations " + std::to_string(h.iterations) + " optimizer_steps " +
                     std::to_string(opt.steps()) + "\n";
   for (const auto& r : h.epochs) {
-    rec += std::to_string(r.epoch) + " " + hex(r.lr) + " " + hex(r.loss) + " " +
-           hex(r.accuracy) + " " + std::to_string(r.samples) + " " + std::to_string(r.skipped);
-    for (double t : r.terms) rec += " " + hex(t);
-    rec += "\n";
+    // appended piece by piece, not a + chain (GCC 12 -Wrestrict false positive)
+    for (const std::string& f : {std::to_string(r.epoch), hex(r.lr), hex(r.loss), hex(r.accuracy),
+                                 std::to_string(r.samples), std::to_string(r.skipped)}) {
+      rec += f;
+      rec += ' ';
+    }
+    for (double t : r.terms) {
+      rec += hex(t);
+      rec += ' ';
+    }
+    rec.back() = '\n';
   }
   io::write_file_atomic(out + ".records", rec);
   std::cout << "resumed_at " << h.resumed_at << "\n";

@@ -23,7 +23,12 @@ struct JacobianNorm : Term<JacobianNorm<Estimator>> {
                 "RandomProjection<n>");
   static constexpr Needs needs{.jacobian = true};
 
-  std::string name() const { return "JacobianNorm<" + Estimator::name() + ">"; }
+  std::string name() const {  // appended, not a + chain (GCC 12 -Warray-bounds false positive)
+    std::string s = "JacobianNorm<";
+    s += Estimator::name();
+    s += '>';
+    return s;
+  }
   Index prepare(const Sizes& n) const {
     JACNET_CHECK(n.Cs > 0, ShapeError, name().c_str(), "student has no outputs");
     return Estimator::rows(n.Cs);
