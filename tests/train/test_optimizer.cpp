@@ -136,7 +136,8 @@ TEST_CASE("SGD, Adam and AdamW match torch.optim step by step on a quadratic", "
   // script's first line fails fast with a marker when torch is missing).
   std::string out;
   bool found = false;
-  for (const auto& py : python_candidates()) {
+  const std::vector<std::string> candidates = python_candidates();  // a named vector: a range-for
+  for (const auto& py : candidates) {  // over the temporary drew GCC 12 -Wfree-nonheap-object
     out = run(py + " " + path.string() + " 2>&1");
     if (out.rfind("NO_TORCH", 0) == 0 || out.find("not found") != std::string::npos ||
         out.find("No such file") != std::string::npos)
