@@ -127,8 +127,8 @@ void run_pair(Context& ctx, const Teacher& teacher, const PairSpec& spec, MakeSt
       // The Jacobian rows read only the label row (JacobianMatch<LabelClass>): record_for keeps
       // that row alone, a tenth of the full teacher Jacobian.
       if (r.d.X.rows() <= 5000)
-        r.data = losses::TeacherData<T>::record_for(
-            std::get<3>(distill_methods<losses::NoNorm>()).loss, teacher, r.d.X, r.d.y);
+        r.data = losses::TeacherData<T>::record_for(losses::JacobianMatch<losses::LabelClass>{},
+                                                    teacher, r.d.X, r.d.y);
       return r;
     });
     Student s = make_student(100 + std::uint64_t(seed));
