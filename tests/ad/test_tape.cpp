@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "jacnet/ad/drivers.hpp"
 #include "jacnet/ad/tape.hpp"
 #include "jacnet/ad/var.hpp"
 
@@ -148,6 +149,67 @@ TEST_CASE("rewind reuses the tape without growing it", "[tape]") {
     REQUIRE(tape().size() == m.statements);
     REQUIRE(tape().num_operands() == m.operands);
   }
+}
+
+TEST_CASE("new variables leave a statement slot for every free operand slot on a reused tape",
+          "[tape]") {
+  // begin_statement checks only the operand capacity: it relies on the tape keeping at least as
+  // many free statement slots as free operand slots. new_variables(n) on a tape with free operand
+  // slots left over from an earlier recording used to grow the statement array to size + n only,
+  // leaving 0 free slots beside thousands of free operand slots: the next statement wrote past the
+  // end of the array (heap corruption, seen as "free(): invalid next size" in test_ad).
+  Fresh fresh;
+  auto free_slots = [] { return tape().statement_capacity() - std::size_t(tape().size()); };
+  auto free_ops = [] { return tape().operand_capacity() - std::size_t(tape().num_operands()); };
+  {  // an earlier recording: one statement with 5000 operands
+    std::vector<V> x;
+    for (int i = 0; i < 5000; ++i) x.emplace_back(0.001 * i);
+    jacnet::VarStatement<double> st(x.size());
+    for (const V& v : x) st.add(v, 1.0);
+    const V s = st.finish(1.0);
+    REQUIRE(s.index() != 0);
+  }
+  tape().clear();
+  REQUIRE(free_ops() >= 5000);
+  CHECK(free_slots() >= free_ops());
+  // more than twice what the array holds, so that it grows to exactly what the variables need
+  const std::size_t n = 3 * tape().statement_capacity() + 1000;
+  tape().new_variables(n);
+  CHECK(free_slots() >= free_ops());
+  tape().clear();
+  CHECK(free_slots() >= free_ops());
+
+  // The driver path that crashed: gradient over many inputs, statements of many operands.
+  {  // an earlier recording again, so that free operand slots are left over
+    std::vector<V> x;
+    for (int i = 0; i < 5000; ++i) x.emplace_back(0.001 * i);
+    jacnet::VarStatement<double> st(x.size());
+    for (const V& v : x) st.add(v, 2.0);
+    (void)st.finish(0.0);
+  }
+  tape().clear();
+  const Eigen::Index m = 3 * Eigen::Index(tape().statement_capacity()) + 64;
+  Eigen::VectorXd x(m);
+  for (Eigen::Index i = 0; i < m; ++i) x(i) = std::sin(0.01 * double(i));
+  // f(x) = Σ_i x_i² + (Σ_i x_i)²: the second sum is one statement with m operands
+  const auto f = [](const auto& v) {
+    using S = std::decay_t<decltype(v(0))>;
+    jacnet::VarStatement<double> st(std::size_t(v.size()));
+    double sum = 0;
+    for (Eigen::Index i = 0; i < v.size(); ++i) {
+      st.add(v(i), 1.0);
+      sum += v(i).value();
+    }
+    const S total = st.finish(sum);
+    S q = S::constant(0.0);
+    for (Eigen::Index i = 0; i < v.size(); ++i) q += v(i) * v(i);
+    return S(q + total * total);
+  };
+  const auto g = jacnet::gradient(f, x);
+  const double sum = x.sum();
+  const Eigen::VectorXd expected = (2 * x.array() + 2 * sum).matrix();
+  CHECK((g.gradient - expected).norm() <= 1e-12 * (1 + expected.norm()));
+  CHECK(free_slots() >= free_ops());
 }
 
 TEST_CASE("Var after rewind throws TapeError, Vars before the mark stay valid", "[tape]") {

@@ -221,6 +221,9 @@ class Tape {
     ops_.reserve(operands, kMaxIndex);
     keep_slots();
   }
+  /// Statement and operand entries the tape can hold without allocating (capacity, not size).
+  std::size_t statement_capacity() const { return ends_.capacity(); }
+  std::size_t operand_capacity() const { return ops_.capacity(); }
   /// Bytes held by the tape's arrays (capacity, not size).
   std::size_t memory_bytes() const {
     return ends_.capacity() * sizeof(Index) + ops_.capacity() * (sizeof(Index) + sizeof(T)) +
@@ -317,7 +320,8 @@ class Tape {
     }
   };
   /// Room for one statement with n operands. One capacity check: the tape keeps at least as
-  /// many free statement slots as free operand slots, so n ≥ 1 free operands imply a free slot.
+  /// many free statement slots as free operand slots (after every statement, new variable,
+  /// rewind and reserve), so n ≥ 1 free operands imply a free slot.
   Recorder begin_statement(std::size_t n) {
     if (n == 0 || ops_.size() + n > ops_.capacity()) [[unlikely]]
       grow_for(n);
@@ -369,7 +373,9 @@ class Tape {
     ends_.push_unchecked(0);  // statement 0: the constant sink, no operands
   }
   std::uint64_t first_tag() const { return std::uint64_t{id_} << kGenBits; }
-  // Invariant: free statement slots > free operand slots (see begin_statement).
+  // Invariant: free statement slots >= free operand slots (see begin_statement). A statement with
+  // n >= 1 operands keeps it (one slot and n operands less); new variables and rewinds re-establish
+  // it here, with one slot to spare.
   void keep_slots() {
     const std::size_t free_ops = ops_.capacity() - ops_.size();
     if (ends_.capacity() - ends_.size() <= free_ops)
@@ -380,9 +386,13 @@ class Tape {
     ends_.ensure(1, kMaxIndex + 1, "statements");
     keep_slots();
   }
+  // Room for n new variables (statements without operands) and, after them, still as many free
+  // statement slots as free operand slots. (Growing to size + n first and checking the invariant
+  // before the n pushes left it broken after them whenever free operand slots were left over from
+  // an earlier recording, e.g. after clear(): the next statement then wrote past the end.)
   [[gnu::noinline]] void grow_statements(std::size_t n) {
-    ends_.ensure(n, kMaxIndex + 1, "statements");
-    keep_slots();
+    const std::size_t free_ops = ops_.capacity() - ops_.size();
+    ends_.reserve(ends_.size() + n + free_ops + 1, kMaxIndex + 1, "statements");
   }
   [[gnu::noinline]] static Tape& create() {
     thread_local std::unique_ptr<Tape> owner;  // destroys this thread's tape at thread exit
