@@ -63,7 +63,10 @@ struct AttentionTransfer : Term<AttentionTransfer> {
     const Index B = ctx.n.B, P = as.shape[1] * as.shape[2];
     const Index Cs = as.shape[0], Ct = at.shape[0];
     Matrix<T>& abar = adj.act_bars[static_cast<std::size_t>(student_at)];
-    Vector<T> qs(P), qt(P), qbar(P);
+    Vector<T>& qs = detail::scratch<AttentionTransfer, 0, Vector<T>>(P);
+    Vector<T>& qt = detail::scratch<AttentionTransfer, 1, Vector<T>>(P);
+    Vector<T>& qbar = detail::scratch<AttentionTransfer, 2, Vector<T>>(P);
+    Vector<T>& u = detail::scratch<AttentionTransfer, 3, Vector<T>>(P);
     T total = T(0);
     const T beta_w = T(beta) * w / T(B);
     for (Index b = 0; b < B; ++b) {
@@ -77,7 +80,7 @@ struct AttentionTransfer : Term<AttentionTransfer> {
         for (Index p = 0; p < P; ++p) qt(p) += At[c * P + p] * At[c * P + p];
       const T ns = sqrt(qs.squaredNorm() + T(eps));
       const T nt = sqrt(qt.squaredNorm() + T(eps));
-      const Vector<T> u = qs / ns - qt / nt;
+      u = qs / ns - qt / nt;
       total += u.squaredNorm();
       qbar.setZero();
       detail::normalize_adjoint(qs, ns, u, qbar, beta_w);

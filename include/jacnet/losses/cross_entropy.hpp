@@ -26,7 +26,7 @@ struct CrossEntropy : Term<CrossEntropy> {
     const Index B = ctx.n.B, C = ctx.n.Cs;
     detail::check_labels(ctx.labels, B, C, *this);
     const Matrix<T>& Y = *ctx.Y;
-    Vector<T> logp(C);
+    Vector<T>& logp = detail::scratch<CrossEntropy, 0, Vector<T>>(C);
     T total = T(0);
     const T scale = w / T(B);
     for (Index b = 0; b < B; ++b) {

@@ -87,7 +87,9 @@ struct JacobianMatch : Term<JacobianMatch<Select, Normalize>> {
         } else {
           const T nh = sqrt(h.squaredNorm() + T(L2::eps));
           const T nt = sqrt(t.squaredNorm() + T(L2::eps));
-          const auto u = (h / nh - t / nt).eval();
+          using Row = typename std::remove_cv_t<decltype(h)>::PlainObject;
+          Row& u = detail::scratch<JacobianMatch, 0, Row>(h.size());
+          u = h / nh - t / nt;
           total += u.squaredNorm();
           detail::normalize_adjoint(h, nh, u, hbar, g);
         }

@@ -60,7 +60,9 @@ struct LwF : Term<LwF<Temp>> {
     const Index B = ctx.n.B, Ct = ctx.n.Ct, Nn = new_classes;
     detail::check_labels(ctx.labels, B, Nn, *this);
     const T tau = T(temperature), lam = T(lambda_old);
-    Vector<T> logn(Nn), logp(Ct), logq(Ct);
+    Vector<T>& logn = detail::scratch<LwF, 0, Vector<T>>(Nn);
+    Vector<T>& logp = detail::scratch<LwF, 1, Vector<T>>(Ct);
+    Vector<T>& logq = detail::scratch<LwF, 2, Vector<T>>(Ct);
     T total = T(0);
     const T scale = w / T(B);
     for (Index b = 0; b < B; ++b) {

@@ -44,7 +44,8 @@ struct SoftTargetKD : Term<SoftTargetKD<Temp>> {
     using std::exp;
     const Index B = ctx.n.B, Ct = ctx.n.Ct;
     const T tau = T(temperature);
-    Vector<T> logp(Ct), logq(Ct);
+    Vector<T>& logp = detail::scratch<SoftTargetKD, 0, Vector<T>>(Ct);
+    Vector<T>& logq = detail::scratch<SoftTargetKD, 1, Vector<T>>(Ct);
     T total = T(0);
     const T scale = w * tau / T(B);
     for (Index b = 0; b < B; ++b) {

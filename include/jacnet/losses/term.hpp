@@ -174,6 +174,19 @@ concept LossExpression =
 
 namespace detail {
 
+/// This thread's scratch vector number k of term type Tm, of Eigen vector type V (Vector<T> or a
+/// row type), sized n: the per-call temporaries of a term's evaluate (log-probabilities,
+/// normalized rows) without a heap allocation in the steady state. It is re-sized only when n
+/// changes, and there is one per (Tm, k, V), so terms of other sizes never take turns re-sizing
+/// it. Contents are unspecified on return; valid until the next call with the same (Tm, k, V) on
+/// this thread.
+template <class Tm, int k, class V>
+V& scratch(Index n) {
+  thread_local V v;
+  if (v.size() != n) v.resize(n);
+  return v;
+}
+
 /// Stable log-softmax of a row: out = y/temp − logsumexp(y/temp); returns logsumexp.
 template <class In, class Out>
 auto log_softmax(const Eigen::MatrixBase<In>& y, typename In::Scalar temp,
