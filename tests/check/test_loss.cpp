@@ -12,6 +12,7 @@
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/dense.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "support/nets.hpp"
 
 using namespace jacnet;
 using namespace jacnet::losses;
@@ -21,10 +22,7 @@ using MLP = nn::Sequential<nn::Dense<double>, nn::Tanh<double>, nn::Dense<double
 MLP mlp(Index D, Index H, Index C, std::uint64_t seed) {
   MLP net(Shape{D}, nn::Dense<double>(D, H), nn::Tanh<double>(), nn::Dense<double>(H, C));
   net.init(seed);
-  std::mt19937_64 g(seed + 1);
-  std::normal_distribution<double> N(0.0, 0.2);
-  for (Index i = 0; i < net.num_params(); ++i)
-    if (net.params()(i) == 0.0) net.params()(i) = N(g);
+  nn::testing::fill_zero_params(net, seed + 1);  // non-zero biases
   return net;
 }
 Matrix<double> inputs(Index B, Index D, std::uint64_t seed) {

@@ -15,6 +15,7 @@
 #include "jacnet/nn/dense.hpp"
 #include "jacnet/nn/flatten.hpp"
 #include "jacnet/nn/sequential.hpp"
+#include "support/nets.hpp"
 
 namespace jacnet::losses::testing {
 
@@ -30,20 +31,14 @@ inline TanhMLP tanh_mlp(Index D, Index h1, Index h2, Index C, std::uint64_t seed
   TanhMLP net(Shape{D}, nn::Dense<double>(D, h1), nn::Tanh<double>(), nn::Dense<double>(h1, h2),
               nn::Tanh<double>(), nn::Dense<double>(h2, C));
   net.init(seed);
-  std::mt19937_64 g(seed + 1);  // non-zero biases
-  std::normal_distribution<double> N(0.0, 0.2);
-  for (Index i = 0; i < net.num_params(); ++i)
-    if (net.params()(i) == 0.0) net.params()(i) = N(g);
+  nn::testing::fill_zero_params(net, seed + 1);  // non-zero biases
   return net;
 }
 inline ReluMLP relu_mlp(Index D, Index h1, Index h2, Index C, std::uint64_t seed) {
   ReluMLP net(Shape{D}, nn::Dense<double>(D, h1), nn::ReLU<double>(), nn::Dense<double>(h1, h2),
               nn::ReLU<double>(), nn::Dense<double>(h2, C));
   net.init(seed);
-  std::mt19937_64 g(seed + 1);
-  std::normal_distribution<double> N(0.0, 0.2);
-  for (Index i = 0; i < net.num_params(); ++i)
-    if (net.params()(i) == 0.0) net.params()(i) = N(g);
+  nn::testing::fill_zero_params(net, seed + 1);
   return net;
 }
 /// {Cin,H,W} → conv 3x3 pad 1 (c1) → tanh → conv 3x3 pad 1 (c2) → tanh → flatten → dense C.

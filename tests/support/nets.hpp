@@ -1,12 +1,25 @@
 #pragma once
 // tests/support/nets.hpp — small nets shared by the nn tests, built for any scalar S (double,
 // float, Dual<...>) so the same architecture can be checked against scalar AD.
+#include <cstdint>
+#include <random>
+
 #include "jacnet/nn/activation.hpp"
 #include "jacnet/nn/dense.hpp"
 #include "jacnet/nn/flatten.hpp"
 #include "jacnet/nn/sequential.hpp"
 
 namespace jacnet::nn::testing {
+
+/// Replaces every zero parameter of a double net (the biases init() leaves at 0) by a N(0, 0.2)
+/// draw from mt19937_64(seed), in parameter order, so bias terms take part in derivative checks.
+template <class Net>
+void fill_zero_params(Net& net, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<double> N(0.0, 0.2);
+  for (Index i = 0; i < net.num_params(); ++i)
+    if (net.params()(i) == 0.0) net.params()(i) = N(g);
+}
 
 /// 5 → 3 MLP through every activation (Tanh, Sigmoid, Softplus, ReLU, LeakyReLU, ELU, GELU).
 template <class S>
