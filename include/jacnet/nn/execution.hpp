@@ -3,21 +3,29 @@
 //
 // Sample-shard parallelism: a pass (forward, seeded backward / Jacobian, second-order sweep,
 // parameter gradient) splits the batch into a FIXED number of contiguous shards that depends on
-// the batch size only (`make_shards`), never on the thread count. One OpenMP region per pass;
-// its threads take whole shards (dynamic, one at a time) and carry each shard through every
-// layer of the pass serially (layer kernels and Eigen single-threaded inside, `SerialScope`).
-// Parameter-gradient contributions go to one partial vector per shard and are summed in shard
-// order at the end of the pass, so every result is bitwise the same for any number of threads,
-// with OMP_NUM_THREADS=1 and when called from inside a user's own OpenMP region (then the shards
-// run one after the other on the calling thread).
+// the batch size only (`make_shards`), never on the thread count. The shards of a pass are tasks
+// of jacnet's own thread pool (core/thread_pool.hpp): the calling thread and the pool's workers
+// claim whole shards one at a time and carry each through every layer of the pass serially
+// (layer kernels and Eigen single-threaded inside, `SerialScope`). Parameter-gradient
+// contributions go to one partial vector per shard and are summed in shard order at the end of
+// the pass, so every result is bitwise the same for any number of threads, with
+// OMP_NUM_THREADS=1 and when called from inside a user's own OpenMP region or thread (then the
+// shards run one after the other on the calling thread).
 //
 // Threads: `max_threads()` = omp_get_max_threads() (OMP_NUM_THREADS, omp_set_num_threads), capped
-// by `set_max_threads(n)` (0 = no cap); 1 inside an active parallel region.
+// by `set_max_threads(n)` (0 = no cap); 1 inside an active OpenMP region or a task of the pool.
+// Waiting is passive after a short spin (JACNET_SPIN_US, default 50 µs), whatever
+// OMP_WAIT_POLICY says: jacnet opens no OpenMP region of its own.
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <limits>
+#include <mutex>
 
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/core/thread_pool.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -41,8 +49,9 @@ inline int& serial_depth() {
 inline void set_max_threads(int n) { detail::thread_cap() = std::max(0, n); }
 
 /// Threads a pass started here may use: omp_get_max_threads() under the set_max_threads cap;
-/// 1 inside an active OpenMP region (a user's own or one of jacnet's shards).
+/// 1 inside an active OpenMP region (a user's) or a task of jacnet's pool (a shard, a block).
 inline int max_threads() {
+  if (ThreadPool::in_task()) return 1;
 #ifdef _OPENMP
   if (omp_in_parallel()) return 1;
   int n = omp_get_max_threads();
@@ -91,10 +100,11 @@ class SerialScope {
 /// True inside a SerialScope on this thread.
 inline bool in_serial_scope() { return detail::serial_depth() > 0; }
 
-/// True when a kernel may open its own OpenMP team: not in a SerialScope, not in an active region.
+/// True when a kernel may hand work to the pool: not in a SerialScope, not in a task of the
+/// pool, not in an active OpenMP region, and more than one thread allowed.
 inline bool may_fork() {
 #ifdef _OPENMP
-  return !in_serial_scope() && !omp_in_parallel();
+  return !in_serial_scope() && !ThreadPool::in_task() && !omp_in_parallel() && max_threads() > 1;
 #else
   return false;
 #endif
@@ -124,68 +134,78 @@ inline Shards make_shards(Index B) {
   return s;
 }
 
-/// Multiply-adds below which a pass runs on the calling thread: waking a second thread and
-/// joining it costs microseconds on an idle machine but up to a scheduler time slice (ms) on a
-/// loaded one, which passes this small (e.g. a 32-64-64-4 MLP at batch 128) cannot recover.
-/// The shards are the same either way (results do not change).
-inline constexpr double kParallelPassWork = 2e7;
+/// Multiply-adds below which a pass runs on the calling thread: handing shards to a worker costs
+/// about a microsecond when it is spinning and a futex wake when it sleeps, which passes this
+/// small cannot recover. On a loaded machine a worker preempted holding a shard costs more; the
+/// pool's back-off (core/thread_pool.hpp) then runs small passes serially. The shards are the
+/// same either way (results do not change).
+inline constexpr double kParallelPassWork = 1e6;
 
 namespace detail {
+/// kParallelPassWork, or the environment variable JACNET_MIN_PARALLEL_WORK (a number >= 0) when
+/// set: read once, at the first pass.
 inline double& min_parallel_work_ref() {
-  static double w = kParallelPassWork;
+  static double w = [] {
+    if (const char* s = std::getenv("JACNET_MIN_PARALLEL_WORK")) {
+      char* end = nullptr;
+      const double v = std::strtod(s, &end);
+      if (end != s && *end == '\0' && v >= 0) return v;
+    }
+    return kParallelPassWork;
+  }();
   return w;
 }
 }  // namespace detail
 /// Passes estimated below `macs` multiply-adds run on the calling thread (default
-/// kParallelPassWork; 0 lets every pass with several shards use threads). Results never change.
+/// kParallelPassWork or JACNET_MIN_PARALLEL_WORK; 0 lets every pass with several shards use
+/// threads). Results never change.
 inline void set_min_parallel_work(double macs) { detail::min_parallel_work_ref() = macs; }
 inline double min_parallel_work() { return detail::min_parallel_work_ref(); }
 
+namespace detail {
+/// body(i) for i < n as tasks of the pool on up to nt threads (each task inside an
+/// EigenSerialScope; `serial` adds a SerialScope); the first exception a task throws is rethrown
+/// here once every task has run.
+template <class Body>
+void pool_run(int nt, Index n, Body& body, bool serial) {
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  auto task = [&](std::int64_t i) {
+    try {
+      if (serial) {
+        SerialScope scope;
+        body(static_cast<Index>(i));
+      } else {
+        EigenSerialScope scope;
+        body(static_cast<Index>(i));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
+    }
+  };
+  ThreadPool::instance().run(nt, n, task);
+  if (failed.load(std::memory_order_relaxed)) std::rethrow_exception(error);
+}
+}  // namespace detail
+
 /// One pass: shard(s) for every s < nshards (each exactly once, on any thread, inside a
-/// SerialScope), then — after all shards are done — reduce(c) for every c < nreduce (same). One
-/// OpenMP region with min(max_threads(), nshards) threads; serial on the calling thread when
-/// that is 1. An exception thrown by a shard is rethrown on the calling thread once every shard
-/// has run (the first one caught; the reduction is then skipped).
+/// SerialScope), then — after all shards are done — reduce(c) for every c < nreduce (same). The
+/// shards and then the reduction steps are tasks of jacnet's pool on min(max_threads(), count)
+/// threads (the calling thread included); on the calling thread alone when that is 1. An
+/// exception thrown by a shard is rethrown on the calling thread once every shard has run (the
+/// first one caught; the reduction is then skipped).
 /// `work` (multiply-adds of the pass, an estimate; unknown = infinite) below min_parallel_work()
 /// keeps it on the calling thread.
 template <class ShardBody, class ReduceBody>
 void run_pass(Index nshards, ShardBody&& shard, Index nreduce, ReduceBody&& reduce,
               double work = std::numeric_limits<double>::infinity()) {
-  const int nt = work < min_parallel_work()
-                     ? 1
-                     : static_cast<int>(
-                           std::min<Index>(max_threads(), std::max<Index>(nshards, nreduce)));
-  std::exception_ptr error;
-  auto guarded = [&](auto&& f, Index i) {
-    try {
-      f(i);
-    } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(jacnet_run_pass_error)
-#endif
-      if (!error) error = std::current_exception();
-    }
-  };
-  if (nt <= 1) {
-    SerialScope serial;
-    for (Index s = 0; s < nshards; ++s) guarded(shard, s);
-    if (!error)
-      for (Index c = 0; c < nreduce; ++c) guarded(reduce, c);
-  } else {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-      SerialScope serial;
-#pragma omp for schedule(dynamic, 1)
-      for (Index s = 0; s < nshards; ++s) guarded(shard, s);
-      if (nreduce > 0 && !error) {  // (the same on every thread: set before the barrier)
-#pragma omp for schedule(static)
-        for (Index c = 0; c < nreduce; ++c) guarded(reduce, c);
-      }
-    }
-#endif
-  }
-  if (error) std::rethrow_exception(error);
+  const int nt = work < min_parallel_work() ? 1 : max_threads();
+  detail::pool_run(static_cast<int>(std::min<Index>(nt, nshards)), nshards, shard, true);
+  if (nreduce > 0)
+    detail::pool_run(static_cast<int>(std::min<Index>(nt, nreduce)), nreduce, reduce, true);
 }
 
 /// run_pass without a reduction step.

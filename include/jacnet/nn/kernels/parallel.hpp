@@ -2,7 +2,7 @@
 // jacnet/nn/kernels/parallel.hpp — the shared kernels every layer's rules are written with:
 //   gemm(dst, A, B, accumulate)  dst (+)= A·B with dst split into row (or column) blocks whose
 //       count depends only on the problem size, never on the thread count; each block is one Eigen
-//       GEMM run inside an OpenMP region (so Eigen does not re-split it); small products run whole
+//       GEMM run as a task of jacnet's thread pool (Eigen single-threaded); small products run whole
 //       on the calling thread with Eigen's threading off (EigenSerialScope). Results are therefore
 //       bitwise identical for any OMP_NUM_THREADS. Inside a SerialScope (a shard of a pass, see
 //       nn/execution.hpp) the product is one Eigen call on the calling thread.
@@ -11,7 +11,8 @@
 //       (the tail goes through a zero-padded batch, so every element sees the same formula);
 //       a plain loop for other scalars. `op` is a generic lambda (called with batches or scalars).
 //   simd_mul / simd_fma / simd_add   elementwise helpers built on simd_map.
-//   parallel_for(n, work, body)  OpenMP static split of [0, n) when `work` is large enough.
+//   parallel_for(n, work, body)  [0, n) in contiguous chunks run by jacnet's thread pool
+//       (nn/execution.hpp) when `work` is large enough.
 // Never let Eigen thread a product itself (its depth blocking depends on the thread count): use
 // gemm, or wrap a direct Eigen product in EigenSerialScope (nn/execution.hpp).
 #include <array>
@@ -45,18 +46,22 @@ inline constexpr double kParallelWork = 131072;
 /// GEMMs below this many multiply-adds run on the calling thread.
 inline constexpr double kParallelGemmWork = 3e6;
 
-/// body(i) for i in [0, n), split statically across OpenMP threads when work ≥ kParallelWork
+/// body(i) for i in [0, n), in chunks run by jacnet's thread pool when work ≥ kParallelWork
 /// (never inside a SerialScope or an active parallel region: then on the calling thread).
 /// body must write disjoint outputs per i (then results do not depend on the thread count).
 template <class Body>
 inline void parallel_for(Index n, [[maybe_unused]] double work, Body&& body) {
-#ifdef _OPENMP
   if (work >= kParallelWork && n > 1 && may_fork()) {
-#pragma omp parallel for schedule(static)
-    for (Index i = 0; i < n; ++i) body(i);
+    // Contiguous chunks claimed one at a time by the pool's threads (more chunks than threads,
+    // so a preempted thread holds back little); which thread runs an index never changes it.
+    const int nt = max_threads();
+    const Index nchunks = std::min<Index>(n, 4 * Index(nt));
+    auto chunk = [&](Index c) {
+      for (Index i = n * c / nchunks, e = n * (c + 1) / nchunks; i < e; ++i) body(i);
+    };
+    detail::pool_run(nt, nchunks, chunk, false);
     return;
   }
-#endif
   for (Index i = 0; i < n; ++i) body(i);
 }
 
@@ -65,7 +70,7 @@ namespace detail {
 /// the whole other operand, so the smaller one is the one duplicated), ~≥ 4e6 multiply-adds per
 /// block, at most 8. A function of the sizes only (thread-independent). Below kParallelGemmWork
 /// the product runs whole on the calling thread (serial) inside an EigenSerialScope; above, the
-/// blocks run inside an OpenMP region, where Eigen does not start threads of its own. Either way
+/// blocks are tasks of jacnet's thread pool, each with Eigen single-threaded. Either way
 /// Eigen's own threading never runs: its depth blocking depends on the thread count, and so would
 /// the rounding. Blocks are scheduled dynamically: which thread computes a block never changes
 /// its value, and a loaded machine balances better.
@@ -88,8 +93,8 @@ inline GemmSplit gemm_split(Index m, Index n, Index k) {
 }  // namespace detail
 
 /// dst = A·B (accumulate = false) or dst += A·B. dst must already have A.rows() x B.cols().
-/// dst is split into row (or column) blocks fixed by the sizes, each an Eigen GEMM run inside an
-/// OpenMP region (Eigen does not nest threads), so the result is bitwise the same for any thread
+/// dst is split into row (or column) blocks fixed by the sizes, each an Eigen GEMM run as a
+/// task of jacnet's pool (Eigen single-threaded), so the result is bitwise the same for any thread
 /// count. Non-float scalars use a plain triple loop.
 template <class Dst, class Lhs, class Rhs>
 void gemm(Dst&& dst, const Lhs& A, const Rhs& B, bool accumulate) {
@@ -119,13 +124,11 @@ void gemm(Dst&& dst, const Lhs& A, const Rhs& B, bool accumulate) {
       else
         run(dst.middleRows(r0, r1 - r0), A.middleRows(r0, r1 - r0), B);
     };
-#ifdef _OPENMP
     if (!sp.serial && may_fork()) {
-#pragma omp parallel for schedule(dynamic, 1)
-      for (int i = 0; i < sp.nb; ++i) block(i);
+      auto task = [&](Index i) { block(static_cast<int>(i)); };
+      detail::pool_run(max_threads(), sp.nb, task, false);
       return;
     }
-#endif
     [[maybe_unused]] EigenSerialScope serial;
     for (int i = 0; i < sp.nb; ++i) block(i);
   } else {
