@@ -13,12 +13,17 @@
 //   x_first               first_call_ms / ms
 //   threads               nn::max_threads() (the threads a pass may use)
 //   state_bytes_per_sample  bytes of the step's workspaces / batch size (support/state_bytes.hpp)
+//   pool_jobs_per_iter    jobs handed to the thread pool's workers per iteration (core/thread_pool.hpp)
+//   worker_task_share     of those jobs' tasks, the fraction the workers ran (the rest: the caller)
+//   stalls                jobs of the loop whose caller waited for a preempted worker (back-off)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
+#include "jacnet/core/thread_pool.hpp"
 #include "jacnet/nn/execution.hpp"
 #include "alloc_counter.hpp"
 #include "sgemm_rate.hpp"
@@ -28,6 +33,9 @@ namespace jacnet::bench {
 template <class F, class Bytes>
 void timed_run(benchmark::State& state, double flops, double batch, F&& step, Bytes&& bytes) {
   const SetUp setup = steady_state(step);
+  const ThreadPool& pool = ThreadPool::instance();
+  const std::uint64_t jobs0 = pool.parallel_jobs(), tasks0 = pool.parallel_job_tasks(),
+                      wtasks0 = pool.worker_tasks(), stalls0 = pool.stalls();
   double total = 0, best = 1e30;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -45,6 +53,12 @@ void timed_run(benchmark::State& state, double flops, double batch, F&& step, By
   state.counters["ratio_to_sgemm"] = flops / best * 1e-9 / sgemm_rate();
   state.counters["x_first"] = setup.first_ms / (mean * 1e3);
   state.counters["threads"] = nn::max_threads();
+  const double iters = double(std::max<benchmark::IterationCount>(1, state.iterations()));
+  const double jobs = double(pool.parallel_jobs() - jobs0);
+  const double tasks = double(pool.parallel_job_tasks() - tasks0);
+  state.counters["pool_jobs_per_iter"] = jobs / iters;
+  state.counters["worker_task_share"] = tasks > 0 ? double(pool.worker_tasks() - wtasks0) / tasks : 0;
+  state.counters["stalls"] = double(pool.stalls() - stalls0);
   report(state, setup);
   const std::size_t b = bytes();
   if (b > 0) state.counters["state_bytes_per_sample"] = double(b) / batch;

@@ -144,8 +144,12 @@ TEST_CASE("a job that waited for a slow worker backs off to the calling thread",
         std::this_thread::yield();
     }
   };
-  const std::uint64_t before = pool.stalls();
+  const std::uint64_t before = pool.stalls(), jobs0 = pool.parallel_jobs(),
+                      tasks0 = pool.parallel_job_tasks(), wtasks0 = pool.worker_tasks();
   pool.run(2, 2, task);
+  CHECK(pool.parallel_jobs() == jobs0 + 1);
+  CHECK(pool.parallel_job_tasks() == tasks0 + 2);
+  CHECK(pool.worker_tasks() >= wtasks0 + 1);
   const auto after_stall = std::chrono::steady_clock::now();
   REQUIRE(worker_ran.load());
   CHECK(pool.stalls() == before + 1);
@@ -157,6 +161,7 @@ TEST_CASE("a job that waited for a slow worker backs off to the calling thread",
   pool.run(2, 64, probe);
   if (std::chrono::steady_clock::now() - after_stall < std::chrono::microseconds(1500)) {
     CHECK(elsewhere.load() == 0);
+    CHECK(pool.parallel_jobs() == jobs0 + 1);  // the probe was not handed to workers
   } else {
     WARN("this thread was descheduled past the back-off window: the serial check did not run");
   }

@@ -92,9 +92,11 @@ class ThreadPool {
     ticket_.store(pack(gen, n, 0), std::memory_order_release);
     generation_.store(gen, std::memory_order_release);
     generation_.notify_all();
+    jobs_.fetch_add(1, std::memory_order_relaxed);
+    job_tasks_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
     {
       TaskScope scope;
-      work_on(gen);
+      work_on(gen, false);
     }
     // Wait for the tasks workers claimed: spin briefly, then sleep until the last one is done.
     const auto un = static_cast<std::uint32_t>(n);
@@ -125,6 +127,11 @@ class ThreadPool {
 
   /// Jobs so far whose caller waited for a preempted worker (see "Back-off" above).
   std::uint64_t stalls() const { return stalls_.load(std::memory_order_relaxed); }
+  /// Jobs so far handed to workers, their tasks, and how many of those tasks workers ran (the
+  /// rest ran on the callers): counters for benchmarks and diagnostics.
+  std::uint64_t parallel_jobs() const { return jobs_.load(std::memory_order_relaxed); }
+  std::uint64_t parallel_job_tasks() const { return job_tasks_.load(std::memory_order_relaxed); }
+  std::uint64_t worker_tasks() const { return worker_tasks_.load(std::memory_order_relaxed); }
 
   /// Workers started so far.
   int workers() const { return static_cast<int>(workers_.size()); }
@@ -135,11 +142,14 @@ class ThreadPool {
 
  private:
   ThreadPool() {
-    if (const char* s = std::getenv("JACNET_SPIN_US")) {
-      char* end = nullptr;
-      const long us = std::strtol(s, &end, 10);
-      if (end != s && *end == '\0' && us >= 0 && us <= 1000000) spin_ = std::chrono::microseconds(us);
-    }
+    auto micros = [](const char* name, std::chrono::steady_clock::duration& out) {
+      if (const char* s = std::getenv(name)) {
+        char* end = nullptr;
+        const long us = std::strtol(s, &end, 10);
+        if (end != s && *end == '\0' && us >= 0 && us <= 1000000) out = std::chrono::microseconds(us);
+      }
+    };
+    micros("JACNET_SPIN_US", spin_);
     static std::once_flag once;
     std::call_once(once, [] { pthread_atfork(nullptr, nullptr, [] { instance().forget_workers(); }); });
   }
@@ -161,7 +171,7 @@ class ThreadPool {
   /// Claims and runs tasks of job `gen` until none is left (or a newer job replaced it). A task
   /// claimed belongs to `gen`: the job cannot finish, and call_/ctx_ cannot change, before it is
   /// done.
-  void work_on(std::uint32_t gen) {
+  void work_on(std::uint32_t gen, bool worker) {
     std::uint64_t t = ticket_.load(std::memory_order_acquire);
     for (;;) {
       if (std::uint32_t(t >> 32) != gen) return;
@@ -171,6 +181,7 @@ class ThreadPool {
                                          std::memory_order_acquire))
         continue;
       call_(ctx_, static_cast<std::int64_t>(next));
+      if (worker) worker_tasks_.fetch_add(1, std::memory_order_relaxed);
       if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) done_.notify_one();
       t = ticket_.load(std::memory_order_acquire);
     }
@@ -207,7 +218,7 @@ class ThreadPool {
       }
       seen = g;
       if (stopping_.load(std::memory_order_acquire)) return;
-      if (id < helpers_.load(std::memory_order_relaxed)) work_on(g);
+      if (id < helpers_.load(std::memory_order_relaxed)) work_on(g, true);
     }
   }
 
@@ -248,6 +259,7 @@ class ThreadPool {
   Clock::time_point backoff_until_{};
   Clock::duration backoff_ = kFirstBackoff;
   std::atomic<std::uint64_t> stalls_{0};
+  std::atomic<std::uint64_t> jobs_{0}, job_tasks_{0}, worker_tasks_{0};
 };
 
 }  // namespace jacnet
