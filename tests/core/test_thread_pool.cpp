@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include <csignal>
+#include <cstdlib>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -166,4 +169,36 @@ TEST_CASE("a job that waited for a slow worker backs off to the calling thread",
     WARN("this thread was descheduled past the back-off window: the serial check did not run");
   }
   CHECK(pool.stalls() == before + 1);
+}
+
+TEST_CASE("a process ends even when its workers start only after the pool is stopped",
+          "[core][threads]") {
+  // Regression: a worker that first ran after stop() had bumped the generation took the bumped
+  // value as the one it had seen, slept, and the pool's destructor waited for it for ever (a
+  // test binary hung at exit in CI). Each child starts 15 workers with a one-task-each job and
+  // exits at once; the parent gives every child 20 s.
+  for (int round = 0; round < 20; ++round) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::atomic<int> n{0};
+      auto task = [&](std::int64_t) { n.fetch_add(1); };
+      ThreadPool::instance().run(16, 16, task);
+      std::exit(n.load() == 16 ? 0 : 1);  // runs the pool's destructor
+    }
+    int status = 0;
+    pid_t r = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (r == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    INFO("round " << round);
+    REQUIRE(r == pid);  // the child ended by itself
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
 }

@@ -203,6 +203,9 @@ class ThreadPool {
     ++task_depth();  // a worker's whole life counts as inside a task
     std::uint32_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
+      // Checked before every wait: a worker that starts only after stop() has bumped the
+      // generation reads the bumped value as `seen` and would otherwise sleep for ever.
+      if (stopping_.load(std::memory_order_acquire)) return;
       std::uint32_t g = generation_.load(std::memory_order_acquire);
       if (g == seen) {
         const auto t0 = std::chrono::steady_clock::now();
