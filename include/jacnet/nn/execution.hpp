@@ -177,7 +177,7 @@ void pool_run(int nt, Index n, Body& body, bool serial) {
         SerialScope scope;
         body(static_cast<Index>(i));
       } else {
-        EigenSerialScope scope;
+        [[maybe_unused]] EigenSerialScope scope;
         body(static_cast<Index>(i));
       }
     } catch (...) {
