@@ -90,7 +90,10 @@ class ThreadPool {
     done_.store(0, std::memory_order_relaxed);
     const std::uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
     ticket_.store(pack(gen, n, 0), std::memory_order_release);
-    generation_.store(gen, std::memory_order_release);
+    // seq_cst: a full barrier between publishing and notify_all's check for sleeping waiters
+    // (with a release store that check could run first and miss a worker going to sleep; the
+    // worker would only sit this job out — the caller never waits for unclaimed tasks).
+    generation_.store(gen, std::memory_order_seq_cst);
     generation_.notify_all();
     jobs_.fetch_add(1, std::memory_order_relaxed);
     job_tasks_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
@@ -235,12 +238,14 @@ class ThreadPool {
   }
 
   /// In a child after fork(): the workers do not exist there. Their handles are moved to a
-  /// vector that is never destroyed (joining or detaching a thread of the parent is undefined).
-  /// If another thread of the parent was running a job, job_mutex_ stays locked in the child and
-  /// every run() there runs its tasks serially (correct, one thread).
+  /// vector that is never destroyed (joining or detaching a thread of the parent is undefined;
+  /// destroying a joinable std::thread terminates), kept reachable from a static pointer so leak
+  /// checkers do not report it. If another thread of the parent was running a job, job_mutex_
+  /// stays locked in the child and every run() there runs its tasks serially (correct, one thread).
   void forget_workers() {
     if (workers_.empty()) return;
-    new std::vector<std::thread>(std::move(workers_));  // deliberately leaked
+    static auto* forgotten = new std::vector<std::thread>();
+    for (auto& w : workers_) forgotten->push_back(std::move(w));
     workers_.clear();
   }
 
