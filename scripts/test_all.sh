@@ -3,20 +3,20 @@
 #   1. installs every dependency from Debian packages (peers and MPI included, so nothing is skipped
 #      for want of a package),
 #   2. Release build of everything for this CPU (-march=native), all tests,
-#   3. the core and io tests again under AddressSanitizer + UBSan in build-asan/ (any report fails;
-#      JACNET_ASAN_PARTS widens the subset, e.g. "core;io;ad;nn;losses;train;check"),
+#   3. the core, io and ad tests again under AddressSanitizer + UBSan in build-asan/ (any report
+#      fails; JACNET_ASAN_PARTS widens the subset, e.g. "core;io;ad;nn;losses;train;check"),
 #   4. on a CPU with AVX-512, the tests again built for AVX2 (-march=x86-64-v3), so both code
 #      paths run; on a CPU without AVX-512 that path cannot run and is reported as skipped.
 # Ends with one line "tests: N passed, N failed, N skipped" over all stages.
 # JACNET_TEST_STAGES selects stages (default "release asan avx2"). docs/testing.md says why the
-# sanitizer stage covers core and io by default and what that costs.
+# sanitizer stage covers core, io and ad by default and what that costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - t0 )); }
 stage() { echo; echo "=== test_all: $* (at $(elapsed) s)"; }
 stages=${JACNET_TEST_STAGES:-release asan avx2}
-asan_parts=${JACNET_ASAN_PARTS:-core;io}
+asan_parts=${JACNET_ASAN_PARTS:-core;io;ad}
 jobs=${JACNET_JOBS:-2}
 
 stage "installing dependencies"

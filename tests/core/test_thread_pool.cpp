@@ -49,6 +49,32 @@ int run_and_count(int nt, std::int64_t n) {
   return static_cast<int>(ids.size());
 }
 
+/// Runs child() in a forked child process that exits with its return value; waits up to
+/// `limit` for it (killing it after that) and returns its exit code, or -1 when it did not exit by
+/// itself in time or ended by a signal.
+template <class Child>
+int exit_code_of_child(Child&& child, std::chrono::seconds limit, bool run_exit_handlers) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int code = child();
+    if (run_exit_handlers) std::exit(code);  // runs static destructors (the pool's) too
+    _exit(code);
+  }
+  int status = 0;
+  pid_t r = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while ((r = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() - t0 < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  if (r == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+  }
+  REQUIRE(r == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 }  // namespace
 
 TEST_CASE("every task runs exactly once, for any task and thread count", "[core][threads]") {
@@ -112,18 +138,15 @@ TEST_CASE("the pool works in a child process after fork()", "[core][threads]") {
   JACNET_SKIP("ThreadSanitizer does not support starting threads after a multi-threaded fork");
 #endif
   run_and_count(2, 16);  // workers exist in the parent
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::atomic<int> n{0};
-    auto task = [&](std::int64_t) { n.fetch_add(1); };
-    ThreadPool::instance().run(2, 32, task);
-    _exit(n.load() == 32 ? 0 : 1);
-  }
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  const int code = exit_code_of_child(
+      [] {
+        std::atomic<int> n{0};
+        auto task = [&](std::int64_t) { n.fetch_add(1); };
+        ThreadPool::instance().run(2, 32, task);
+        return n.load() == 32 ? 0 : 1;
+      },
+      std::chrono::seconds(60), false);
+  CHECK(code == 0);
 }
 
 TEST_CASE("a job that waited for a slow worker backs off to the calling thread",
@@ -179,27 +202,15 @@ TEST_CASE("a process ends even when its workers start only after the pool is sto
   // test binary hung at exit in CI). Each child starts 15 workers with a one-task-each job and
   // exits at once; the parent gives every child 20 s.
   for (int round = 0; round < 20; ++round) {
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      std::atomic<int> n{0};
-      auto task = [&](std::int64_t) { n.fetch_add(1); };
-      ThreadPool::instance().run(16, 16, task);
-      std::exit(n.load() == 16 ? 0 : 1);  // runs the pool's destructor
-    }
-    int status = 0;
-    pid_t r = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 &&
-           std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if (r == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-    }
+    const int code = exit_code_of_child(
+        [] {
+          std::atomic<int> n{0};
+          auto task = [&](std::int64_t) { n.fetch_add(1); };
+          ThreadPool::instance().run(16, 16, task);
+          return n.load() == 16 ? 0 : 1;
+        },
+        std::chrono::seconds(20), true);
     INFO("round " << round);
-    REQUIRE(r == pid);  // the child ended by itself
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    REQUIRE(code == 0);  // the child ended by itself, every task run
   }
 }
