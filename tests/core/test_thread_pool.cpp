@@ -75,6 +75,14 @@ int exit_code_of_child(Child&& child, std::chrono::seconds limit, bool run_exit_
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/// The job a forked child runs: n counting tasks on nt threads; exit code 0 iff all n ran.
+int count_tasks_in_child(int nt, std::int64_t n) {
+  std::atomic<std::int64_t> ran{0};
+  auto task = [&](std::int64_t) { ran.fetch_add(1); };
+  ThreadPool::instance().run(nt, n, task);
+  return ran.load() == n ? 0 : 1;
+}
+
 }  // namespace
 
 TEST_CASE("every task runs exactly once, for any task and thread count", "[core][threads]") {
@@ -138,14 +146,8 @@ TEST_CASE("the pool works in a child process after fork()", "[core][threads]") {
   JACNET_SKIP("ThreadSanitizer does not support starting threads after a multi-threaded fork");
 #endif
   run_and_count(2, 16);  // workers exist in the parent
-  const int code = exit_code_of_child(
-      [] {
-        std::atomic<int> n{0};
-        auto task = [&](std::int64_t) { n.fetch_add(1); };
-        ThreadPool::instance().run(2, 32, task);
-        return n.load() == 32 ? 0 : 1;
-      },
-      std::chrono::seconds(60), false);
+  const auto child = [] { return count_tasks_in_child(2, 32); };
+  const int code = exit_code_of_child(child, std::chrono::seconds(60), false);
   CHECK(code == 0);
 }
 
@@ -187,7 +189,8 @@ TEST_CASE("a job that waited for a slow worker backs off to the calling thread",
   pool.run(2, 64, probe);
   CHECK(pool.stalls() == before + 1);
   if (std::chrono::steady_clock::now() - after_stall >= std::chrono::microseconds(1500))
-    JACNET_SKIP("this thread was descheduled past the back-off window: the serial check cannot run");
+    JACNET_SKIP(
+        "this thread was descheduled past the back-off window: the serial check cannot run");
   CHECK(elsewhere.load() == 0);
   CHECK(pool.parallel_jobs() == jobs0 + 1);  // the probe was not handed to workers
 }
@@ -202,14 +205,8 @@ TEST_CASE("a process ends even when its workers start only after the pool is sto
   // test binary hung at exit in CI). Each child starts 15 workers with a one-task-each job and
   // exits at once; the parent gives every child 20 s.
   for (int round = 0; round < 20; ++round) {
-    const int code = exit_code_of_child(
-        [] {
-          std::atomic<int> n{0};
-          auto task = [&](std::int64_t) { n.fetch_add(1); };
-          ThreadPool::instance().run(16, 16, task);
-          return n.load() == 16 ? 0 : 1;
-        },
-        std::chrono::seconds(20), true);
+    const auto child = [] { return count_tasks_in_child(16, 16); };
+    const int code = exit_code_of_child(child, std::chrono::seconds(20), true);
     INFO("round " << round);
     REQUIRE(code == 0);  // the child ended by itself, every task run
   }

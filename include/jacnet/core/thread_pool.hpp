@@ -149,12 +149,15 @@ class ThreadPool {
       if (const char* s = std::getenv(name)) {
         char* end = nullptr;
         const long us = std::strtol(s, &end, 10);
-        if (end != s && *end == '\0' && us >= 0 && us <= 1000000) out = std::chrono::microseconds(us);
+        if (end != s && *end == '\0' && us >= 0 && us <= 1000000)
+          out = std::chrono::microseconds(us);
       }
     };
     micros("JACNET_SPIN_US", spin_);
     static std::once_flag once;
-    std::call_once(once, [] { pthread_atfork(nullptr, nullptr, [] { instance().forget_workers(); }); });
+    std::call_once(once, [] {
+      pthread_atfork(nullptr, nullptr, [] { instance().forget_workers(); });
+    });
   }
 
   struct TaskScope {

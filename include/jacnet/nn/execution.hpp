@@ -136,9 +136,9 @@ inline Shards make_shards(Index B) {
 
 /// Multiply-adds below which a pass runs on the calling thread: handing shards to a worker costs
 /// a few atomic operations when it is spinning and a futex wake when it sleeps, which passes
-/// this small cannot recover. On a loaded machine a worker preempted holding a shard costs more; the
-/// pool's back-off (core/thread_pool.hpp) then runs small passes serially. The shards are the
-/// same either way (results do not change).
+/// this small cannot recover. On a loaded machine a worker preempted holding a shard costs more;
+/// the pool's back-off (core/thread_pool.hpp) then runs small passes serially. The shards are
+/// the same either way (results do not change).
 inline constexpr double kParallelPassWork = 1e6;
 
 namespace detail {
