@@ -5,7 +5,8 @@
 //   Dual<T, N>              forward mode (ad/dual.hpp)
 //   Var<T>, Tape<T>         reverse mode on a thread-local tape (ad/var.hpp, ad/tape.hpp)
 //   jvp, vjp, jacfwd, jacrev, jacobian, gradient, hessian, hvp      drivers (ad/drivers.hpp)
-//   ad::record → ad::Recorded   record once, replay at new points (ad/recorded.hpp)
+//   ad::record → ad::Recorded   record once, replay at new points (ad/recorded.hpp; the tracing
+//                               scalar Traced: ad/traced.hpp)
 //   ad::custom_rule         user JVP/VJP rules (ad/custom_rule.hpp)
 //
 // Everything is reachable in namespace jacnet::ad (the names below are using-declarations of the

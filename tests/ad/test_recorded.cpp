@@ -122,7 +122,7 @@ TEST_CASE("recorded gradient: every kernel of the sweep against the tape and FD"
     const S a = x(0), b = x(1), c = x(2);
     S s = a * a + a * b - b / c + 2.0 / c - a / 4.0 + (3.0 - b) - (-c);
     s += (b + 0.5) * (c - 0.5) + exp(a * 0.5) + sin(b) * b + 0.5 * s;
-    const S z = a - a + b / b + c + c;
+    const S z = a - a + b / b + c + c + (1.5 + c);
     s = s + z * 0.5 + (-0.0) * a + 0.0 * b + pow(a, 2.0) + max(b, 0.25) + a * (a + 1.0);
     if (c > 0.0) s += c * c * c;  // recorded comparison
     return s;

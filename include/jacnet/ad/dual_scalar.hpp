@@ -330,26 +330,12 @@ std::ostream& operator<<(std::ostream& os, const Dual<T, N>& x) {
 namespace Eigen {
 
 template <class T, int N>
-struct NumTraits<jacnet::Dual<T, N>> : NumTraits<T> {
-  using Real = jacnet::Dual<T, N>;
-  using NonInteger = jacnet::Dual<T, N>;
-  using Nested = jacnet::Dual<T, N>;
-  using Literal = typename NumTraits<T>::Literal;
-  enum {
-    IsComplex = 0,
-    IsInteger = 0,
-    IsSigned = 1,
-    RequireInitialization = 1,
-    ReadCost = (N + 1) * int(NumTraits<T>::ReadCost),
-    AddCost = (N + 1) * int(NumTraits<T>::AddCost),
-    MulCost = (2 * N + 1) * int(NumTraits<T>::MulCost) + N * int(NumTraits<T>::AddCost)
-  };
-  static inline Real epsilon() { return Real(NumTraits<T>::epsilon()); }
-  static inline Real dummy_precision() { return Real(NumTraits<T>::dummy_precision()); }
-  static inline Real highest() { return Real(NumTraits<T>::highest()); }
-  static inline Real lowest() { return Real(NumTraits<T>::lowest()); }
-  static inline Real infinity() { return Real(NumTraits<T>::infinity()); }
-  static inline Real quiet_NaN() { return Real(NumTraits<T>::quiet_NaN()); }
+struct NumTraits<jacnet::Dual<T, N>>
+    : jacnet::detail::ad_num_traits<
+          jacnet::Dual<T, N>, T, (N + 1) * int(NumTraits<T>::ReadCost),
+          (N + 1) * int(NumTraits<T>::AddCost),
+          (2 * N + 1) * int(NumTraits<T>::MulCost) + N * int(NumTraits<T>::AddCost)> {
+  using Literal = typename NumTraits<T>::Literal;  // plain literals mix with Duals
 };
 
 // ScalarBinaryOpTraits with float/double (nested Duals too): jacnet/ad/scalar_traits.hpp.

@@ -6,8 +6,7 @@
 //   F.eval(x)                                  // generic: F itself can be handed to any driver
 //
 // Recording: f (generic over its scalar, as for the drivers) is called once with
-// jacnet::Traced<T> inputs (also named jacnet::ad::Traced; its functions are in namespace jacnet,
-// like those of Dual and Var, so `jacnet::softplus(x)` and unqualified calls both work). Every
+// jacnet::Traced<T> inputs (jacnet/ad/traced.hpp; also named jacnet::ad::Traced). Every
 // elementary operation appends one instruction (operation, operand slots, constants) to a
 // program; the outputs are slots of that program. The program is then replayed, with no call of
 // f. gradient() is a direct sweep over the instructions: forward, the values and each
@@ -46,6 +45,7 @@
 #include "jacnet/ad/dual.hpp"
 #include "jacnet/ad/elementary.hpp"
 #include "jacnet/ad/scalar_traits.hpp"
+#include "jacnet/ad/traced.hpp"
 #include "jacnet/ad/var.hpp"
 #include "jacnet/core/error.hpp"
 
@@ -55,243 +55,6 @@ namespace jacnet {
 struct BranchError : Error {
   using Error::Error;
 };
-
-namespace ad {
-
-enum class Op : std::uint8_t {
-  Add, Sub, Mul, Div, Neg, Exp, Log, Log1p, Expm1, Sqrt, Cbrt, Abs, Sin, Cos, Tan, Tanh,
-  Sigmoid, Softplus, Erf, Erfc, Relu, LeakyRelu, Elu, Gelu, Pow, Atan2, Hypot, Max, Min, Compare
-};
-enum class Cmp : std::uint8_t { Lt, Le, Gt, Ge, Eq, Ne };
-
-namespace detail {
-
-inline constexpr std::uint32_t kConst = std::numeric_limits<std::uint32_t>::max();
-
-/// One instruction: result slot = n_inputs + its position; operands are slots, or kConst with the
-/// value in ca/cb. `par` holds an extra parameter (leaky_relu slope, elu alpha); Compare keeps the
-/// comparison in `cmp` and the recorded outcome in `outcome`.
-template <class T>
-struct Instr {
-  Op op;
-  Cmp cmp = Cmp::Lt;
-  bool outcome = false;
-  std::uint32_t a = kConst, b = kConst;
-  T ca = T(0), cb = T(0), par = T(0);
-};
-
-template <class T>
-struct Program {
-  std::uint32_t n_inputs = 0;
-  std::vector<Instr<T>> code;
-};
-
-template <class T>
-inline thread_local Program<T>* active_program = nullptr;
-
-inline const char* cmp_name(Cmp c) {
-  constexpr const char* names[] = {"<", "<=", ">", ">=", "==", "!="};
-  return names[static_cast<int>(c)];
-}
-template <class X, class Y>
-bool compare(Cmp c, const X& x, const Y& y) {
-  switch (c) {
-    case Cmp::Lt: return x < y;
-    case Cmp::Le: return x <= y;
-    case Cmp::Gt: return x > y;
-    case Cmp::Ge: return x >= y;
-    case Cmp::Eq: return x == y;
-    case Cmp::Ne: return x != y;
-  }
-  return false;
-}
-
-}  // namespace detail
-}  // namespace ad
-
-/// The tracing scalar of jacnet::ad::record(): a value and its slot in the program being recorded (or a
-/// constant, on no program). Only for use inside record().
-template <class T>
-class Traced {
-  using Op = ad::Op;
-  static_assert(std::is_floating_point_v<T>, "jacnet::ad::Traced<T>: T must be float or double");
-
- public:
-  using value_type = T;
-  Traced() = default;
-  Traced(T v) : v_(v) {}  // NOLINT: a constant, like a number
-  template <class R>
-    requires(std::is_arithmetic_v<R> && !std::is_same_v<R, T>)
-  Traced(R v) : v_(static_cast<T>(v)) {}  // NOLINT
-  T value() const { return v_; }
-  std::uint32_t slot() const { return slot_; }
-  bool is_constant() const { return slot_ == ad::detail::kConst; }
-
-  /// Appends instruction I (operands already set) with value v; constant operands only → constant.
-  static Traced emit(ad::detail::Instr<T> I, T v) {
-    if (I.a == ad::detail::kConst && I.b == ad::detail::kConst) return Traced(v);
-    ad::detail::Program<T>* p = ad::detail::active_program<T>;
-    JACNET_CHECK(p != nullptr, ValueError, "jacnet::ad::Traced",
-                 "a traced value was used outside jacnet::ad::record()");
-    JACNET_CHECK(p->code.size() + p->n_inputs < ad::detail::kConst - 1, ValueError,
-                 "jacnet::ad::record", "recording too long: the slot index type holds at most ",
-                 ad::detail::kConst - 1, " values");
-    p->code.push_back(I);
-    Traced r(v);
-    r.slot_ = p->n_inputs + static_cast<std::uint32_t>(p->code.size() - 1);
-    return r;
-  }
-  static Traced input(T v, std::uint32_t slot) {
-    Traced r(v);
-    r.slot_ = slot;
-    return r;
-  }
-
-  Traced& operator+=(const Traced& o) { return *this = *this + o; }
-  Traced& operator-=(const Traced& o) { return *this = *this - o; }
-  Traced& operator*=(const Traced& o) { return *this = *this * o; }
-  Traced& operator/=(const Traced& o) { return *this = *this / o; }
-
- private:
-  T v_ = T(0);
-  std::uint32_t slot_ = ad::detail::kConst;
-};
-
-namespace ad::detail {
-template <class T>
-Instr<T> instr(Op op, const Traced<T>& a) {
-  Instr<T> I{op};
-  if (a.is_constant()) I.ca = a.value(); else I.a = a.slot();
-  return I;
-}
-template <class T>
-Instr<T> instr(Op op, const Traced<T>& a, const Traced<T>& b) {
-  Instr<T> I = instr(op, a);
-  if (b.is_constant()) I.cb = b.value(); else I.b = b.slot();
-  return I;
-}
-template <class T>
-bool record_compare(Cmp c, const Traced<T>& a, const Traced<T>& b) {
-  const bool r = compare(c, a.value(), b.value());
-  Instr<T> I = instr(Op::Compare, a, b);
-  I.cmp = c;
-  I.outcome = r;
-  Traced<T>::emit(I, T(0));
-  return r;
-}
-}  // namespace ad::detail
-
-// Every operation: the value now, the instruction for replay. Mixed with plain numbers through
-// Traced's implicit constructor (overloads below take both sides as Traced<T>).
-#define JACNET_TRACED_BINARY(NAME, OP, EXPR)                                                      \
-  template <class T>                                                                              \
-  Traced<T> NAME(const Traced<T>& a, const Traced<T>& b) {                                        \
-    using std::pow, std::atan2, std::hypot;                                                       \
-    const T x = a.value(), y = b.value();                                                         \
-    return Traced<T>::emit(ad::detail::instr(ad::Op::OP, a, b), EXPR);                                    \
-  }                                                                                               \
-  template <class T, class R>                                                                     \
-    requires std::is_arithmetic_v<R>                                                              \
-  Traced<T> NAME(const Traced<T>& a, R b) {                                                       \
-    return NAME(a, Traced<T>(static_cast<T>(b)));                                                 \
-  }                                                                                               \
-  template <class T, class R>                                                                     \
-    requires std::is_arithmetic_v<R>                                                              \
-  Traced<T> NAME(R a, const Traced<T>& b) {                                                       \
-    return NAME(Traced<T>(static_cast<T>(a)), b);                                                 \
-  }
-JACNET_TRACED_BINARY(operator+, Add, x + y)
-JACNET_TRACED_BINARY(operator-, Sub, x - y)
-JACNET_TRACED_BINARY(operator*, Mul, x * y)
-JACNET_TRACED_BINARY(operator/, Div, x / y)
-JACNET_TRACED_BINARY(pow, Pow, pow(x, y))
-JACNET_TRACED_BINARY(atan2, Atan2, atan2(x, y))
-JACNET_TRACED_BINARY(hypot, Hypot, hypot(x, y))
-JACNET_TRACED_BINARY(max, Max, (jacnet::deriv::max_d1_first(x, y) != T(0) ? x : y))
-JACNET_TRACED_BINARY(min, Min, (jacnet::deriv::min_d1_first(x, y) != T(0) ? x : y))
-JACNET_TRACED_BINARY(fmax, Max, (jacnet::deriv::max_d1_first(x, y) != T(0) ? x : y))
-JACNET_TRACED_BINARY(fmin, Min, (jacnet::deriv::min_d1_first(x, y) != T(0) ? x : y))
-#undef JACNET_TRACED_BINARY
-
-#define JACNET_TRACED_UNARY(NAME, OP, EXPR)                             \
-  template <class T>                                                    \
-  Traced<T> NAME(const Traced<T>& a) {                                  \
-    const T x = a.value();                                              \
-    return Traced<T>::emit(ad::detail::instr(ad::Op::OP, a), EXPR);             \
-  }
-JACNET_TRACED_UNARY(operator-, Neg, -x)
-JACNET_TRACED_UNARY(exp, Exp, std::exp(x))
-JACNET_TRACED_UNARY(log, Log, std::log(x))
-JACNET_TRACED_UNARY(log1p, Log1p, std::log1p(x))
-JACNET_TRACED_UNARY(expm1, Expm1, std::expm1(x))
-JACNET_TRACED_UNARY(sqrt, Sqrt, std::sqrt(x))
-JACNET_TRACED_UNARY(cbrt, Cbrt, std::cbrt(x))
-JACNET_TRACED_UNARY(abs, Abs, std::abs(x))
-JACNET_TRACED_UNARY(fabs, Abs, std::abs(x))
-JACNET_TRACED_UNARY(sin, Sin, std::sin(x))
-JACNET_TRACED_UNARY(cos, Cos, std::cos(x))
-JACNET_TRACED_UNARY(tan, Tan, std::tan(x))
-JACNET_TRACED_UNARY(tanh, Tanh, std::tanh(x))
-JACNET_TRACED_UNARY(sigmoid, Sigmoid, jacnet::sigmoid(x))
-JACNET_TRACED_UNARY(softplus, Softplus, jacnet::softplus(x))
-JACNET_TRACED_UNARY(erf, Erf, std::erf(x))
-JACNET_TRACED_UNARY(erfc, Erfc, std::erfc(x))
-JACNET_TRACED_UNARY(relu, Relu, jacnet::relu(x))
-JACNET_TRACED_UNARY(gelu, Gelu, jacnet::gelu(x))
-#undef JACNET_TRACED_UNARY
-template <class T>
-Traced<T> operator+(const Traced<T>& a) {
-  return a;
-}
-template <class T>
-Traced<T> leaky_relu(const Traced<T>& a, T slope = T(0.01)) {
-  ad::detail::Instr<T> I = ad::detail::instr(ad::Op::LeakyRelu, a);
-  I.par = slope;
-  return Traced<T>::emit(I, jacnet::leaky_relu(a.value(), slope));
-}
-template <class T>
-Traced<T> elu(const Traced<T>& a, T alpha = T(1)) {
-  ad::detail::Instr<T> I = ad::detail::instr(ad::Op::Elu, a);
-  I.par = alpha;
-  return Traced<T>::emit(I, jacnet::elu(a.value(), alpha));
-}
-
-// Comparisons: on values, recorded with their outcome (checked again at every replay).
-#define JACNET_TRACED_COMPARE(OPR, C)                                        \
-  template <class T>                                                         \
-  bool operator OPR(const Traced<T>& a, const Traced<T>& b) {                \
-    return ad::detail::record_compare(ad::Cmp::C, a, b);                             \
-  }                                                                          \
-  template <class T, class R>                                                \
-    requires std::is_arithmetic_v<R>                                         \
-  bool operator OPR(const Traced<T>& a, R b) {                               \
-    return ad::detail::record_compare(ad::Cmp::C, a, Traced<T>(static_cast<T>(b)));  \
-  }                                                                          \
-  template <class T, class R>                                                \
-    requires std::is_arithmetic_v<R>                                         \
-  bool operator OPR(R a, const Traced<T>& b) {                               \
-    return ad::detail::record_compare(ad::Cmp::C, Traced<T>(static_cast<T>(a)), b); \
-  }
-JACNET_TRACED_COMPARE(<, Lt)
-JACNET_TRACED_COMPARE(<=, Le)
-JACNET_TRACED_COMPARE(>, Gt)
-JACNET_TRACED_COMPARE(>=, Ge)
-JACNET_TRACED_COMPARE(==, Eq)
-JACNET_TRACED_COMPARE(!=, Ne)
-#undef JACNET_TRACED_COMPARE
-
-template <class T>
-bool isfinite(const Traced<T>& a) {
-  return std::isfinite(a.value());
-}
-template <class T>
-bool isnan(const Traced<T>& a) {
-  return std::isnan(a.value());
-}
-template <class T>
-bool isinf(const Traced<T>& a) {
-  return std::isinf(a.value());
-}
 
 namespace ad {
 using jacnet::Traced;
@@ -305,7 +68,9 @@ class Recorded {
       : prog_(std::move(prog)),
         out_slot_(std::move(out_slot)),
         out_const_(std::move(out_const)),
-        scalar_(scalar) {}
+        scalar_(scalar) {
+    lower();
+  }
 
   Index inputs() const { return prog_.n_inputs; }
   Index outputs() const { return static_cast<Index>(out_slot_.size()); }
@@ -348,11 +113,12 @@ class Recorded {
   GradientResult<T> gradient(const Vector<T>& x) const {
     require_scalar("Recorded::gradient");
     check_size(x.size(), "Recorded::gradient");
-    // Forward: values and the local partials (∂w_k/∂w_a, ∂w_k/∂w_b) of every instruction, from
-    // Dual<T, 2> on the operands (the same rules as every other mode). Reverse: the adjoint sweep
-    // w̄_a += ∂w_k/∂w_a · w̄_k over the instructions, last to first. No tape involved.
+    // Forward over the lowered instructions (see lower()): the values w and the local partials
+    // (∂w_k/∂w_a, ∂w_k/∂w_b) of every instruction — closed forms for + − × ÷, negation and x·x,
+    // Dual<T, 2> on the operands for the rest (the same rules as every other mode). Reverse: the
+    // adjoint sweep w̄_a += ∂w_k/∂w_a · w̄_k over the instructions, last to first. No tape.
     const std::uint32_t n0 = prog_.n_inputs;
-    const std::size_t K = static_cast<std::uint32_t>(prog_.code.size());  // < 2³² (emit checks)
+    const std::size_t K = low_.size();  // < 2³² (emit checks)
     // One thread-local buffer per thread: values w (n0 + K), partials pd (2K, interleaved
     // (∂w_k/∂w_a, ∂w_k/∂w_b)), adjoints adj (n0 + K). No allocation once it has grown.
     thread_local std::vector<T> scratch;
@@ -363,17 +129,10 @@ class Recorded {
     T* const adj = pd + 2 * K;
     for (std::uint32_t i = 0; i < n0; ++i) w[i] = x(i);
     for (std::size_t k = 0; k < K; ++k) {
-      const detail::Instr<T>& I = prog_.code[k];
-      if (fast_partials(I, w, w[n0 + k], pd[2 * k], pd[2 * k + 1])) continue;
-      if (I.op == Op::Compare) {
-        check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
-        pd[2 * k] = pd[2 * k + 1] = T(0);
-        continue;
-      }
-      const Dual<T, 2> r = op<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
-      w[n0 + k] = r.val;
-      pd[2 * k] = r.d(0);
-      pd[2 * k + 1] = I.a == I.b ? T(0) : r.d(1);  // x·x: both tangents carry the whole derivative
+      const Step st = forward_step(k, w);
+      w[n0 + k] = st.v;
+      pd[2 * k] = st.pa;
+      pd[2 * k + 1] = st.pb;
     }
     GradientResult<T> g{T(0), Vector<T>::Zero(x.size())};
     const std::uint32_t out = out_slot_[0];
@@ -387,9 +146,9 @@ class Recorded {
     for (std::size_t k = K; k-- > 0;) {
       const T a = adj[n0 + k];
       if (a == T(0)) continue;
-      const detail::Instr<T>& I = prog_.code[k];
-      if (I.a != ad::detail::kConst) adj[I.a] += pd[2 * k] * a;
-      if (I.b != ad::detail::kConst) adj[I.b] += pd[2 * k + 1] * a;
+      const Lowered& L = low_[k];
+      adj[L.ra] += pd[2 * k] * a;
+      adj[L.rb] += pd[2 * k + 1] * a;
     }
     for (std::uint32_t i = 0; i < n0; ++i) g.gradient(i) = adj[i];
     return g;
@@ -516,34 +275,113 @@ class Recorded {
     return S();
   }
 
-  /// Value and local partials of +, −, ×, ÷ and negation with distinct operands, and of x·x, in closed form
-  /// (the gradient sweep's common case; the same numbers as the Dual<T, 2> rules of dual.hpp,
-  /// which the other operations go through). Returns false for every other instruction.
-  static bool fast_partials(const detail::Instr<T>& I, const T* w, T& v, T& pa, T& pb) {
-    if (I.a == I.b) {  // x∘x (both partials on one slot): x·x here, the rest on the Dual path
-      if (I.op != Op::Mul) return false;
-      const T x = w[I.a];
-      v = x * x;
-      pa = x + x;  // Dual: x·1 + 1·x
-      pb = T(0);
-      return true;
-    }
-    const T x = I.a == ad::detail::kConst ? I.ca : w[I.a];
-    const T y = I.b == ad::detail::kConst ? I.cb : w[I.b];
-    switch (I.op) {
-      case Op::Add: v = x + y; pa = T(1); pb = T(1); return true;
-      case Op::Sub: v = x - y; pa = T(1); pb = T(-1); return true;
-      case Op::Mul: v = x * y; pa = y; pb = x; return true;
-      case Op::Div: {
-        const T inv = deriv::div_d1_num(y);  // as Dual: q = x·(1/y), ∂q/∂y = −q·(1/y)
-        v = x * inv;
-        pa = inv;
-        pb = -v * inv;
-        return true;
+  // The program lowered for gradient(): one record per instruction (24 bytes for double, against
+  // 40 for an Instr) with the operation specialised by operand kind (variable V or constant C,
+  // the constant inline), so the forward step is one switch with no constant tests and no second
+  // array to read, and the adjoint targets ra/rb of the reverse sweep: for a constant
+  // operand or a comparison the instruction's own slot n_inputs + k, whose adjoint the sweep has
+  // read before and never reads again (no branch per operand, and no chain of updates of one
+  // shared sink slot).
+  enum class LOp : std::uint8_t {
+    AddVV, AddVC, SubVV, SubVC, SubCV, MulVV, MulVC, Sqr, DivVV, DivVC, DivCV, Neg, Other, Compare
+  };
+  struct Step {
+    T v, pa, pb;
+  };
+  struct Lowered {
+    std::uint32_t ra, rb;  // adjoint targets (operand slots, or the instruction's own slot)
+    LOp op;
+    T c;  // the constant operand (…VC, …CV)
+  };
+
+  void lower() {
+    constexpr std::uint32_t kC = ad::detail::kConst;
+    low_.reserve(prog_.code.size());
+    for (const detail::Instr<T>& I : prog_.code) {
+      const std::uint32_t sink = prog_.n_inputs + static_cast<std::uint32_t>(low_.size());
+      Lowered L{I.a == kC ? sink : I.a, I.b == kC ? sink : I.b, LOp::Other, T(0)};
+      const bool va = I.a != kC, vb = I.b != kC;
+      switch (I.op) {
+        case Op::Add:
+        case Op::Mul: {  // commutative (exactly, in IEEE arithmetic): the constant to the right
+          const LOp vv = I.op == Op::Add ? LOp::AddVV : LOp::MulVV;
+          const LOp vc = I.op == Op::Add ? LOp::AddVC : LOp::MulVC;
+          if (va && vb) {
+            L.op = I.a == I.b ? (I.op == Op::Mul ? LOp::Sqr : LOp::Other) : vv;
+          } else if (va) {
+            L.op = vc;
+            L.c = I.cb;
+          } else {
+            L = Lowered{I.b, sink, vc, T(0)};
+            L.c = I.ca;
+          }
+          break;
+        }
+        case Op::Sub:
+        case Op::Div: {
+          const bool sub = I.op == Op::Sub;
+          if (va && vb) {
+            L.op = I.a == I.b ? LOp::Other : (sub ? LOp::SubVV : LOp::DivVV);
+          } else if (va) {
+            L.op = sub ? LOp::SubVC : LOp::DivVC;
+            L.c = I.cb;
+          } else {
+            L.op = sub ? LOp::SubCV : LOp::DivCV;
+            L.c = I.ca;
+          }
+          break;
+        }
+        case Op::Neg: L.op = LOp::Neg; break;
+        case Op::Compare: L = Lowered{sink, sink, LOp::Compare, T(0)}; break;
+        default: break;
       }
-      case Op::Neg: v = -x; pa = T(-1); pb = T(0); return true;
-      default: return false;
+      low_.push_back(L);
     }
+  }
+
+  /// Value v and local partials pa, pb of instruction k (closed forms: the same numbers as the
+  /// Dual<T, 2> rules of dual.hpp, which the other operations go through). pa/pb belong to
+  /// low_[k].ra/rb: for …CV the variable is the right operand and its partial is pb.
+  Step forward_step(std::size_t k, const T* w) const {
+    const Lowered& L = low_[k];
+    switch (L.op) {
+      case LOp::AddVV: return {w[L.ra] + w[L.rb], T(1), T(1)};
+      case LOp::AddVC: return {w[L.ra] + L.c, T(1), T(0)};
+      case LOp::SubVV: return {w[L.ra] - w[L.rb], T(1), T(-1)};
+      case LOp::SubVC: return {w[L.ra] - L.c, T(1), T(0)};
+      case LOp::SubCV: return {L.c - w[L.rb], T(0), T(-1)};
+      case LOp::MulVV: {
+        const T x = w[L.ra], y = w[L.rb];
+        return {x * y, y, x};
+      }
+      case LOp::MulVC: return {w[L.ra] * L.c, L.c, T(0)};
+      case LOp::Sqr: {  // x·x: both partials on one slot (Dual: x·1 + 1·x)
+        const T x = w[L.ra];
+        return {x * x, x + x, T(0)};
+      }
+      case LOp::DivVV:
+      case LOp::DivVC:
+      case LOp::DivCV: {  // as Dual: q = x·(1/y), ∂q/∂x = 1/y, ∂q/∂y = −q·(1/y)
+        const T x = L.op == LOp::DivCV ? L.c : w[L.ra];
+        const T y = L.op == LOp::DivVC ? L.c : w[L.rb];
+        const T inv = deriv::div_d1_num(y);
+        const T v = x * inv;
+        return {v, L.op == LOp::DivCV ? T(0) : inv, L.op == LOp::DivVC ? T(0) : -v * inv};
+      }
+      case LOp::Neg: return {-w[L.ra], T(-1), T(0)};
+      case LOp::Compare: {
+        const detail::Instr<T>& I = prog_.code[k];
+        check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
+        return {T(0), T(0), T(0)};
+      }
+      case LOp::Other: {
+        const detail::Instr<T>& I = prog_.code[k];
+        const Dual<T, 2> r = op<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
+        // x∘x: both tangents carry the whole derivative, which goes to ra.
+        return {r.val, r.d(0), I.a == I.b ? T(0) : r.d(1)};
+      }
+    }
+    return {};
   }
 
   /// Operand view of the gradient sweep: slot a as Dual tangent e0, slot b as e1 (both when a = b).
@@ -583,6 +421,7 @@ class Recorded {
   std::vector<std::uint32_t> out_slot_;
   std::vector<T> out_const_;
   bool scalar_;
+  std::vector<Lowered> low_;  // the program lowered for gradient(), built by the constructor
 };
 
 /// Records f at x0 (see the file comment): f is called once with Traced<T> inputs.
@@ -619,41 +458,4 @@ Recorded<typename DX::Scalar> record(F&& f, const Eigen::MatrixBase<DX>& x0) {
 
 }  // namespace ad
 
-namespace detail {
-template <class T>
-struct ad_traits<Traced<T>> {
-  static constexpr bool is_ad = true;
-  static constexpr bool tape = true;  // records into a thread-local program: Eigen must stay serial
-};
-}  // namespace detail
-
-/// Traced provides its own sigmoid/softplus/relu/leaky_relu/elu/gelu.
-template <class T>
-struct custom_elementary<Traced<T>> : std::true_type {};
-
 }  // namespace jacnet
-
-namespace Eigen {
-template <class T>
-struct NumTraits<jacnet::Traced<T>> : NumTraits<T> {
-  using Real = jacnet::Traced<T>;
-  using NonInteger = jacnet::Traced<T>;
-  using Nested = jacnet::Traced<T>;
-  using Literal = jacnet::Traced<T>;
-  enum {
-    IsComplex = 0,
-    IsInteger = 0,
-    IsSigned = 1,
-    RequireInitialization = 1,
-    ReadCost = 1,
-    AddCost = 2,
-    MulCost = 2
-  };
-  static Real epsilon() { return Real(NumTraits<T>::epsilon()); }
-  static Real dummy_precision() { return Real(NumTraits<T>::dummy_precision()); }
-  static Real highest() { return Real(NumTraits<T>::highest()); }
-  static Real lowest() { return Real(NumTraits<T>::lowest()); }
-  static Real infinity() { return Real(NumTraits<T>::infinity()); }
-  static Real quiet_NaN() { return Real(NumTraits<T>::quiet_NaN()); }
-};
-}  // namespace Eigen

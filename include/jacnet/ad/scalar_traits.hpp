@@ -46,6 +46,43 @@ inline constexpr bool is_ad_scalar_v = detail::ad_traits<std::remove_cvref_t<S>>
 template <class S>
 inline constexpr bool uses_tape_v = detail::ad_traits<std::remove_cvref_t<S>>::tape;
 
+namespace detail {
+/// Eigen::NumTraits of an AD scalar S over the scalar T it carries, with Eigen's cost estimates
+/// for one read, add and multiply: S stands in for Real, NonInteger, Nested and Literal, and the
+/// limits (epsilon, highest, ...) are T's as constants of S — S::constant(v) when S has it (a
+/// Var constant is on no tape; Var(v) would record a new independent variable), else S(v).
+template <class S, class T, int Read, int Add, int Mul>
+struct ad_num_traits : Eigen::NumTraits<T> {
+  using Real = S;
+  using NonInteger = S;
+  using Nested = S;
+  using Literal = S;
+  enum {
+    IsComplex = 0,
+    IsInteger = 0,
+    IsSigned = 1,
+    RequireInitialization = 1,
+    ReadCost = Read,
+    AddCost = Add,
+    MulCost = Mul
+  };
+  static S epsilon() { return make(Eigen::NumTraits<T>::epsilon()); }
+  static S dummy_precision() { return make(Eigen::NumTraits<T>::dummy_precision()); }
+  static S highest() { return make(Eigen::NumTraits<T>::highest()); }
+  static S lowest() { return make(Eigen::NumTraits<T>::lowest()); }
+  static S infinity() { return make(Eigen::NumTraits<T>::infinity()); }
+  static S quiet_NaN() { return make(Eigen::NumTraits<T>::quiet_NaN()); }
+
+ private:
+  static S make(const T& v) {
+    if constexpr (requires { S::constant(v); })
+      return S::constant(v);
+    else
+      return S(v);
+  }
+};
+}  // namespace detail
+
 }  // namespace jacnet
 
 namespace Eigen {

@@ -310,25 +310,5 @@ std::ostream& operator<<(std::ostream& os, const Var<T>& x) {
 // ------------------------------------------------------------------------------------------------
 namespace Eigen {
 template <class T>
-struct NumTraits<jacnet::Var<T>> : NumTraits<T> {
-  using Real = jacnet::Var<T>;
-  using NonInteger = jacnet::Var<T>;
-  using Nested = jacnet::Var<T>;
-  using Literal = jacnet::Var<T>;
-  enum {
-    IsComplex = 0,
-    IsInteger = 0,
-    IsSigned = 1,
-    RequireInitialization = 1,
-    ReadCost = 1,
-    AddCost = 2,
-    MulCost = 4
-  };
-  static Real epsilon() { return Real::constant(NumTraits<T>::epsilon()); }
-  static Real dummy_precision() { return Real::constant(NumTraits<T>::dummy_precision()); }
-  static Real highest() { return Real::constant(NumTraits<T>::highest()); }
-  static Real lowest() { return Real::constant(NumTraits<T>::lowest()); }
-  static Real infinity() { return Real::constant(NumTraits<T>::infinity()); }
-  static Real quiet_NaN() { return Real::constant(NumTraits<T>::quiet_NaN()); }
-};
+struct NumTraits<jacnet::Var<T>> : jacnet::detail::ad_num_traits<jacnet::Var<T>, T, 1, 2, 4> {};
 }  // namespace Eigen
