@@ -1,7 +1,8 @@
 // bench_losses — one training step of the jacnet losses (value + gradients w.r.t. all parameters),
 // float, batch B = 128, through losses::value_and_grad with a reused Workspace:
 //   Arg 0 = MLP 784-256-256-10 tanh, Arg 1 = LeNet-5 (conv 5x5x6 pad 2, tanh, avgpool 2,
-//   conv 5x5x16, tanh, avgpool 2, flatten, dense 400-120-84-10 with tanh between the dense layers).
+//   conv 5x5x16, tanh, avgpool 2, flatten, dense 400-120-84-10 with tanh between the dense layers),
+//   Arg 2 = MLP 32-64-64-4 tanh (bench_mlp's and compare_pytorch.py's MLP-32).
 // Benchmarks (the same losses as bench/compare_pytorch.py's tasks):
 //   BM_TrainStep/<net>          CrossEntropy: forward + backward (the plain step)
 //   BM_JacMatchFull/<net>       CrossEntropy + JacobianMatch<Full>            (M = 10 rows/sample)
@@ -58,6 +59,12 @@ Mlp make_mlp(std::uint64_t seed) {
   net.init(seed);
   return net;
 }
+Mlp make_mlp32(std::uint64_t seed) {
+  Mlp net(Shape{32}, nn::Dense<T>(32, 64), nn::Tanh<T>(), nn::Dense<T>(64, 64), nn::Tanh<T>(),
+          nn::Dense<T>(64, 4));
+  net.init(seed);
+  return net;
+}
 LeNet make_lenet(std::uint64_t seed) {
   LeNet net(Shape{1, 28, 28}, nn::Conv2d<T>(1, 6, 5, 1, 2), nn::Tanh<T>(), nn::AvgPool2d<T>(2),
             nn::Conv2d<T>(6, 16, 5), nn::Tanh<T>(), nn::AvgPool2d<T>(2), nn::Flatten<T>(),
@@ -67,7 +74,8 @@ LeNet make_lenet(std::uint64_t seed) {
   return net;
 }
 
-/// Student, teacher (same shape, other seed), a batch in [0, 1) and labels.
+/// Student, teacher (same shape, other seed), a batch in [0, 1) and labels (uniform over the
+/// student's outputs).
 template <class Net>
 struct Setup {
   Net student, teacher;
@@ -81,13 +89,18 @@ struct Setup {
     X.resize(kB, student.input_size());
     for (Index i = 0; i < X.size(); ++i) X.data()[i] = u(rng);
     labels.resize(kB);
-    for (auto& l : labels) l = static_cast<int>(rng() % 10);
+    const auto classes = static_cast<std::uint64_t>(student.output_size());
+    for (auto& l : labels) l = static_cast<int>(rng() % classes);
     recorded = TeacherData<T>::record(teacher, X, true);
   }
 };
 
 Setup<Mlp>& mlp_setup() {
   static Setup<Mlp> s(make_mlp(1), make_mlp(2));
+  return s;
+}
+Setup<Mlp>& mlp32_setup() {
+  static Setup<Mlp> s(make_mlp32(1), make_mlp32(2));
   return s;
 }
 Setup<LeNet>& lenet_setup() {
@@ -104,6 +117,7 @@ struct Work {
   double P, P1, PL;
 };
 constexpr Work kMlpWork{784 * 256 + 256 * 256 + 256 * 10, 784 * 256, 256 * 10};
+constexpr Work kMlp32Work{32 * 64 + 64 * 64 + 64 * 4, 32 * 64, 64 * 4};
 constexpr Work kLeNetWork{6 * 28 * 28 * 25 + 16 * 10 * 10 * 6 * 25 + 400 * 120 + 120 * 84 + 84 * 10,
                           6 * 28 * 28 * 25, 84 * 10};
 
@@ -159,8 +173,10 @@ template <class Loss, class TeacherOf>
 void step(benchmark::State& state, const Loss& loss, TeacherOf&& teacher_of) {
   if (state.range(0) == 0)
     run_step(state, mlp_setup(), loss, teacher_of, kMlpWork);
-  else
+  else if (state.range(0) == 1)
     run_step(state, lenet_setup(), loss, teacher_of, kLeNetWork);
+  else
+    run_step(state, mlp32_setup(), loss, teacher_of, kMlp32Work);
 }
 
 constexpr auto recorded = [](auto& s) -> const TeacherData<T>& { return s.recorded; };
@@ -199,18 +215,20 @@ void BM_JacMatchTop1_LiveTeacher(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_EigenSgemm512)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_TrainStep)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_JacMatchFull)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_JacMatchTop1)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_JacNormRP1)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TrainStep)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_JacMatchFull)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_JacMatchTop1)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_JacNormRP1)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_JacMatchFull_LiveTeacher)
     ->Arg(0)
     ->Arg(1)
+    ->Arg(2)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_JacMatchTop1_LiveTeacher)
     ->Arg(0)
     ->Arg(1)
+    ->Arg(2)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -86,9 +86,9 @@ JACNET_BENCHMARKS = (
     # bench_lenet.cpp (layers, issue 3).
     ("bench_lenet", "BM_TrainStep", "train", "lenet5", None),
     ("bench_lenet", "BM_Jacobian", "jac", "lenet5", None),
-    # bench_losses.cpp (loss templates, issue 4): Arg 0 = MLP-784, 1 = LeNet-5; CE + the matching /
-    # norm term, as in this script. Without _LiveTeacher the teacher's outputs and Jacobians are
-    # recorded once (TeacherData), with it the teacher net runs in every step.
+    # bench_losses.cpp (loss templates, issue 4): Arg 0 = MLP-784, 1 = LeNet-5, 2 = MLP-32; CE +
+    # the matching / norm term, as in this script. Without _LiveTeacher the teacher's outputs and
+    # Jacobians are recorded once (TeacherData), with it the teacher net runs in every step.
     ("bench_losses", "BM_JacMatchFull/0", "jm_full", "mlp784", "precomputed"),
     ("bench_losses", "BM_JacMatchFull/1", "jm_full", "lenet5", "precomputed"),
     ("bench_losses", "BM_JacMatchTop1/0", "jm_top1", "mlp784", "precomputed"),
@@ -97,11 +97,16 @@ JACNET_BENCHMARKS = (
     ("bench_losses", "BM_JacMatchFull_LiveTeacher/1", "jm_full", "lenet5", "step"),
     ("bench_losses", "BM_JacMatchTop1_LiveTeacher/0", "jm_top1", "mlp784", "step"),
     ("bench_losses", "BM_JacMatchTop1_LiveTeacher/1", "jm_top1", "lenet5", "step"),
+    ("bench_losses", "BM_JacMatchFull/2", "jm_full", "mlp32", "precomputed"),
+    ("bench_losses", "BM_JacMatchTop1/2", "jm_top1", "mlp32", "precomputed"),
+    ("bench_losses", "BM_JacMatchFull_LiveTeacher/2", "jm_full", "mlp32", "step"),
+    ("bench_losses", "BM_JacMatchTop1_LiveTeacher/2", "jm_top1", "mlp32", "step"),
     ("bench_losses", "BM_JacNormRP1/0", "jnorm_rp1", "mlp784", None),
     ("bench_losses", "BM_JacNormRP1/1", "jnorm_rp1", "lenet5", None),
+    ("bench_losses", "BM_JacNormRP1/2", "jnorm_rp1", "mlp32", None),
     # Fallbacks: the layer-level matching steps of bench_mlp / bench_lenet (nn::jacobian_pass +
-    # nn::backprop, squared error on outputs instead of CE, teacher Jacobian given). The only
-    # jacnet matching step for MLP-32.
+    # nn::backprop, squared error on outputs instead of CE, teacher Jacobian given), used only
+    # when bench_losses' results are absent.
     ("bench_mlp", "BM_JacMatch/0/0", "jm_full", "mlp784", "precomputed"),
     ("bench_mlp", "BM_JacMatch/0/1", "jm_top1", "mlp784", "precomputed"),
     ("bench_mlp", "BM_JacMatch/1/0", "jm_full", "mlp32", "precomputed"),
