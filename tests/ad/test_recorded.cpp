@@ -149,6 +149,19 @@ TEST_CASE("recorded gradient: every kernel of the sweep against the tape and FD"
   const auto gi = I.gradient(VectorXd{{4.0, 5.0}});
   CHECK(gi.value == 5.0);
   CHECK(gi.gradient == VectorXd{{0.0, 1.0}});
+  // A vector function with one output is a scalar function for gradient().
+  const auto v1 = [](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    jacnet::Vector<S> y(1);
+    y(0) = x(0) * x(1) - 2.0 / x(1);
+    return y;
+  };
+  const auto V1 = jacnet::ad::record(v1, VectorXd{{2.0, 3.0}});
+  CHECK_FALSE(V1.scalar_output());
+  const VectorXd x1{{-1.5, 0.5}};
+  const auto g1 = V1.gradient(x1);
+  CHECK(g1.value == Approx(-4.75).epsilon(1e-15));
+  CHECK((g1.gradient - VectorXd{{0.5, -1.5 + 8.0}}).norm() <= 1e-15);
 }
 
 TEST_CASE("recorded vector function: jacfwd == jacrev == analytic == FD", "[ad][recorded]") {

@@ -6,7 +6,6 @@
 #include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <cstddef>
 #include <type_traits>
-#include <utility>
 
 #include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/ad/tape.hpp"

@@ -26,10 +26,8 @@
 // Result types, JacobianOptions and the helpers shared by the drivers: jacnet/ad/driver_support.hpp.
 #include "jacnet/core/third_party.hpp"  // <Eigen/Core> (and why not directly)
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include "jacnet/ad/driver_support.hpp"

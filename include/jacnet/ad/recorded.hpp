@@ -69,7 +69,7 @@ class Recorded {
         out_slot_(std::move(out_slot)),
         out_const_(std::move(out_const)),
         scalar_(scalar) {
-    lower();
+    if (out_slot_.size() == 1) lower();  // only gradient() reads it, and it needs one output
   }
 
   Index inputs() const { return prog_.n_inputs; }
@@ -109,7 +109,8 @@ class Recorded {
   }
 
   Vector<T> value(const Vector<T>& x) const { return eval(x); }
-  /// f and ∇f (scalar f): one replay on this thread's tape and one reverse sweep.
+  /// f and ∇f (scalar f, or a vector f with one output): one forward pass over the lowered
+  /// program and one reverse sweep, without a tape.
   GradientResult<T> gradient(const Vector<T>& x) const {
     require_scalar("Recorded::gradient");
     check_size(x.size(), "Recorded::gradient");
@@ -312,8 +313,7 @@ class Recorded {
             L.op = vc;
             L.c = I.cb;
           } else {
-            L = Lowered{I.b, sink, vc, T(0)};
-            L.c = I.ca;
+            L = Lowered{I.b, sink, vc, I.ca};
           }
           break;
         }
@@ -421,7 +421,7 @@ class Recorded {
   std::vector<std::uint32_t> out_slot_;
   std::vector<T> out_const_;
   bool scalar_;
-  std::vector<Lowered> low_;  // the program lowered for gradient(), built by the constructor
+  std::vector<Lowered> low_;  // the program lowered for gradient() (one output only)
 };
 
 /// Records f at x0 (see the file comment): f is called once with Traced<T> inputs.
