@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "jacnet/ad/drivers.hpp"
 
@@ -215,6 +216,30 @@ TEST_CASE("2-layer tanh net written generically: jacfwd == jacrev == analytic ==
     CHECK(max_abs_diff(H.gradient, J.transpose() * net(x)) < 1e-12);
     CHECK(max_abs_diff(H.hessian, fd_jacobian(grad, x)) < 1e-6);
     CHECK(max_abs_diff(H.hessian, H.hessian.transpose()) < 1e-12);
+  }
+}
+
+TEST_CASE("jacfwd: a chunk over twice the input runs the narrower chunk, same bits", "[drivers]") {
+  // Vector f (the tanh net, n = 5 and 8) and scalar f (Rosenbrock, n = 3, 8, 16): chunks 16 and 32
+  // give exactly jacfwd<8>'s (n <= 8) or jacfwd<16>'s (8 < n <= 16) numbers, and the right ones.
+  for (const Index n : {Index(5), Index(8)}) {
+    INFO("tanh net " << n << " -> 7 -> 3");
+    const TanhNet net(n, 7, 3);
+    const VectorXd x = test_point(n, 0.3);
+    const Matrix<double> J8 = jacnet::jacfwd<8>(net, x);
+    CHECK(jacnet::jacfwd<16>(net, x) == J8);
+    CHECK(jacnet::jacfwd<32>(net, x) == J8);
+    CHECK(max_abs_diff(J8, net.jacobian(x)) < 1e-13);
+  }
+  for (const Index n : {Index(3), Index(8), Index(16)}) {
+    INFO("Rosenbrock n = " << n);
+    const VectorXd x = test_point(n, 0.7);
+    const auto g16 = jacnet::jacfwd<16>(rosenbrock, x);
+    const auto g32 = jacnet::jacfwd<32>(rosenbrock, x);
+    STATIC_REQUIRE(std::is_same_v<std::decay_t<decltype(g32)>, Eigen::Matrix<double, 1, Eigen::Dynamic>>);
+    CHECK(g32 == g16);
+    if (n <= 8) CHECK(g16 == jacnet::jacfwd<8>(rosenbrock, x));
+    CHECK(max_abs_diff(g32.transpose(), rosenbrock_grad(x)) < 1e-11);
   }
 }
 

@@ -69,7 +69,8 @@ auto jvp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DU>& u) 
 
 /// The m × n Jacobian by forward mode: directions processed Chunk at a time as Dual<T, Chunk>
 /// (⌈n/Chunk⌉ evaluations of f; memory n Dual<T, Chunk> inputs and m outputs). For a scalar f the
-/// result is a 1 × n row vector (detail::jacobian_t).
+/// result is a 1 × n row vector (detail::jacobian_t). A Chunk over 8 with n ≤ Chunk/2 runs the
+/// narrower Dual<T, Chunk/2> (repeatedly, while Chunk/2 ≥ 8): a larger chunk is never a wider pass.
 template <int Chunk = 8, class F, class DX>
 auto jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
   static_assert(Chunk >= 1, "jacfwd: Chunk must be >= 1");
@@ -78,9 +79,14 @@ auto jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
   detail::require_generic<std::remove_reference_t<F>, D>();
   detail::check_input(x, "jacfwd");
   const Index n = x.size();
+  using R = std::invoke_result_t<std::remove_reference_t<F>&, const Vector<D>&>;
+  // A chunk wider than twice the input carries idle lanes through every operation: the narrower
+  // Dual gives the same Jacobian (bitwise: each lane's arithmetic is its own) in the same single
+  // pass. Halving stops at the default width 8: jacfwd<8> instantiates f once.
+  if constexpr (Chunk >= 16)
+    if (n <= Chunk / 2) return detail::jacobian_t<T, R>(jacfwd<Chunk / 2>(f, x));
   Vector<D> xd(n);
   for (Index i = 0; i < n; ++i) xd(i) = D(x(i));
-  using R = std::invoke_result_t<std::remove_reference_t<F>&, const Vector<D>&>;
   detail::jacobian_t<T, R> J;
   const T one = detail::constant_of<T>(1), zero = detail::constant_of<T>(0);
   for (Index c0 = 0; c0 < n; c0 += Chunk) {
