@@ -84,13 +84,22 @@ if [[ -n "$arch" ]]; then march="$arch"
 elif [[ "$native" == ON ]]; then
   march="native = $("${cxx:-c++}" -march=native -Q --help=target 2>/dev/null | sed -n 's/^[[:space:]]*-march=[[:space:]]*//p' | head -1)"
 else march="compiler default"; fi
+# The widest vector ISA the build's flags enable (GCC 12 names Zen 4 "znver3" yet enables its AVX-512).
+isa_of() {
+  local defs; defs="$("${cxx:-c++}" "$@" -dM -E -x c++ /dev/null 2>/dev/null)"
+  if grep -q '__AVX512F__' <<< "$defs"; then echo "AVX-512";
+  elif grep -q '__AVX2__' <<< "$defs"; then echo "AVX2"; else echo "below AVX2"; fi
+}
+if [[ -n "$arch" ]]; then isa="$(isa_of "-march=$arch")"
+elif [[ "$native" == ON ]]; then isa="$(isa_of -march=native)"
+else isa="$(isa_of)"; fi
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "command: $command_line"
   echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "cpus: $(nproc)"
   echo "cpu flags: AVX2 $(has avx2), FMA $(has fma), AVX-512F $(has avx512f)"
-  echo "jacnet build: -march=$march, $(cache_get CMAKE_BUILD_TYPE), $("${cxx:-c++}" --version 2>/dev/null | head -1) ($cache)"
+  echo "jacnet build: -march=$march (vectors: $isa), $(cache_get CMAKE_BUILD_TYPE), $("${cxx:-c++}" --version 2>/dev/null | head -1) ($cache)"
   echo "threads: $threads"
   echo "repetitions: $reps"
   echo "min time: $min_time"
