@@ -6,8 +6,9 @@
 // consecutive rows side by side: element d of row l sits at tile[d·L + l], so one SIMD register
 // holds the same feature of L samples and a kernel that broadcasts a weight and FMAs it into
 // whole registers does L samples per instruction with no shuffles and no edge cases in the
-// spatial loops. Gather and scatter are L x L block transposes (AVX intrinsics for float and
-// double when L is 8 resp. 4, plain loops otherwise); missing lanes of a partial tile are zero.
+// spatial loops. Gather and scatter are block transposes in registers (AVX intrinsics, 8 x 8
+// floats or 4 x 4 doubles; an AVX-512 tile of 16 floats or 8 doubles is two blocks side by side),
+// plain loops otherwise; missing lanes of a partial tile are zero.
 // `gather_lanes_padded` also zero-pads every image plane (the layout the weight-gradient kernel
 // reads, so its loops have no bounds).
 #include <algorithm>
@@ -113,14 +114,22 @@ inline void transpose4x4(const double* const* src, Index off, double* dst, Index
 }
 #endif
 
-/// True when T has an L x L register transpose here.
+/// Side of the register block transpose for T here: 8 (float) / 4 (double) with AVX, else 0.
+template <class T>
+constexpr Index transpose_block() {
+#if defined(__AVX__)
+  if constexpr (std::is_same_v<T, float>) return 8;
+  if constexpr (std::is_same_v<T, double>) return 4;
+#endif
+  return 0;
+}
+
+/// True when T's lane tiles go through register block transposes here: L is a multiple of the
+/// block (8 floats / 4 doubles: AVX2's one register, AVX-512's two, each half its own block).
 template <class T>
 constexpr bool has_block_transpose() {
-#if defined(__AVX__)
-  if constexpr (std::is_same_v<T, float>) return Lanes<T>::L == 8;
-  if constexpr (std::is_same_v<T, double>) return Lanes<T>::L == 4;
-#endif
-  return false;
+  constexpr Index TB = transpose_block<T>();
+  return TB > 0 && Lanes<T>::L % TB == 0;
 }
 
 /// dst[x·L + l] = src[l][off + x] for x ∈ [0, len), l ∈ [0, L): one full tile segment.
@@ -130,15 +139,18 @@ inline void gather_segment(const T* const* src, Index off, Index len, T* dst) {
   Index x = 0;
   if constexpr (has_block_transpose<T>()) {
 #if defined(__AVX__)
-    for (; x + L <= len; x += L) {
-      if constexpr (std::is_same_v<T, float>)
-        transpose8x8(src, off + x, dst + x * L, L);
-      else
-        transpose4x4(src, off + x, dst + x * L, L);
-    }
+    // Blocks of TB columns; lanes [h·TB, h·TB + TB) of each block are one TB x TB transpose.
+    constexpr Index TB = transpose_block<T>();
+    for (; x + TB <= len; x += TB)
+      for (Index h = 0; h < L; h += TB) {
+        if constexpr (std::is_same_v<T, float>)
+          transpose8x8(src + h, off + x, dst + x * L + h, L);
+        else
+          transpose4x4(src + h, off + x, dst + x * L + h, L);
+      }
     if constexpr (std::is_same_v<T, float>)
       if (x + 4 <= len) {
-        transpose8x4(src, off + x, dst + x * L, L);
+        for (Index h = 0; h < L; h += TB) transpose8x4(src + h, off + x, dst + x * L + h, L);
         x += 4;
       }
 #endif
@@ -155,18 +167,22 @@ inline void scatter_segment(const T* src, Index len, Index n, T* const* dst, Ind
   if constexpr (has_block_transpose<T>()) {
 #if defined(__AVX__)
     if (n == L) {
-      // Transposing a tile block back is the same register transpose with the roles swapped.
-      const T* cols[L];
-      T tmp[L * L];
-      for (; x + L <= len; x += L) {
-        for (Index r = 0; r < L; ++r) cols[r] = src + (x + r) * L;
-        if constexpr (std::is_same_v<T, float>)
-          transpose8x8(cols, 0, tmp, L);
-        else
-          transpose4x4(cols, 0, tmp, L);
-        for (Index l = 0; l < L; ++l) std::memcpy(dst[l] + off + x, tmp + l * L, sizeof(T) * L);
-      }
-      if constexpr (std::is_same_v<T, float>)
+      // Transposing a tile block back is the same register transpose with the roles swapped:
+      // TB columns x lanes [h, h + TB) of the tile become TB-element pieces of rows h .. h+TB−1.
+      constexpr Index TB = transpose_block<T>();
+      const T* cols[TB];
+      T tmp[TB * TB];
+      for (; x + TB <= len; x += TB)
+        for (Index h = 0; h < L; h += TB) {
+          for (Index r = 0; r < TB; ++r) cols[r] = src + (x + r) * L + h;
+          if constexpr (std::is_same_v<T, float>)
+            transpose8x8(cols, 0, tmp, TB);
+          else
+            transpose4x4(cols, 0, tmp, TB);
+          for (Index k = 0; k < TB; ++k)
+            std::memcpy(dst[h + k] + off + x, tmp + k * TB, sizeof(T) * TB);
+        }
+      if constexpr (std::is_same_v<T, float> && L == 8)
         if (x + 4 <= len) {
           transpose4x8(src + x * L, dst, off + x);
           x += 4;
