@@ -80,19 +80,18 @@ cache_get() { sed -n "s/^$1:[A-Z]*=//p" "$cache" 2>/dev/null | head -1; }
 arch="$(cache_get JACNET_ARCH)"
 native="$(cache_get JACNET_NATIVE)"
 cxx="$(cache_get CMAKE_CXX_COMPILER)"
-if [[ -n "$arch" ]]; then march="$arch"
-elif [[ "$native" == ON ]]; then
-  march="native = $("${cxx:-c++}" -march=native -Q --help=target 2>/dev/null | sed -n 's/^[[:space:]]*-march=[[:space:]]*//p' | head -1)"
-else march="compiler default"; fi
-# The widest vector ISA the build's flags enable (GCC 12 names Zen 4 "znver3" yet enables its AVX-512).
+# isa_of <flags>: the widest vector ISA those flags enable (GCC 12 names Zen 4 "znver3" with
+# -march=native yet enables its AVX-512, so the -march name alone does not tell).
 isa_of() {
   local defs; defs="$("${cxx:-c++}" "$@" -dM -E -x c++ /dev/null 2>/dev/null)"
   if grep -q '__AVX512F__' <<< "$defs"; then echo "AVX-512";
   elif grep -q '__AVX2__' <<< "$defs"; then echo "AVX2"; else echo "below AVX2"; fi
 }
-if [[ -n "$arch" ]]; then isa="$(isa_of "-march=$arch")"
-elif [[ "$native" == ON ]]; then isa="$(isa_of -march=native)"
-else isa="$(isa_of)"; fi
+if [[ -n "$arch" ]]; then march="$arch"; isa="$(isa_of "-march=$arch")"
+elif [[ "$native" == ON ]]; then
+  march="native = $("${cxx:-c++}" -march=native -Q --help=target 2>/dev/null | sed -n 's/^[[:space:]]*-march=[[:space:]]*//p' | head -1)"
+  isa="$(isa_of -march=native)"
+else march="compiler default"; isa="$(isa_of)"; fi
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "command: $command_line"

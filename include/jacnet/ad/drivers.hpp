@@ -69,8 +69,9 @@ auto jvp(F&& f, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DU>& u) 
 
 /// The m × n Jacobian by forward mode: directions processed Chunk at a time as Dual<T, Chunk>
 /// (⌈n/Chunk⌉ evaluations of f; memory n Dual<T, Chunk> inputs and m outputs). For a scalar f the
-/// result is a 1 × n row vector (detail::jacobian_t). A Chunk over 8 with n ≤ Chunk/2 runs the
-/// narrower Dual<T, Chunk/2> (repeatedly, while Chunk/2 ≥ 8): a larger chunk is never a wider pass.
+/// result is a 1 × n row vector (detail::jacobian_t). A Chunk of 16 or more with n ≤ Chunk/2 runs
+/// the narrower Dual<T, Chunk/2> (repeatedly, while Chunk/2 ≥ 8): a larger chunk is never a wider
+/// pass.
 template <int Chunk = 8, class F, class DX>
 auto jacfwd(F&& f, const Eigen::MatrixBase<DX>& x) {
   static_assert(Chunk >= 1, "jacfwd: Chunk must be >= 1");
