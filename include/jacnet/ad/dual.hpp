@@ -4,7 +4,7 @@
 // Dual<T, N> represents x + Σ_k ẋ_k ε_k with ε_j ε_k = 0: every operation f maps
 //   (x, ẋ_1..ẋ_N) ↦ (f(x), f'(x)·ẋ_1 .. f'(x)·ẋ_N),   binary: (f(a,b), ∂_a f·ȧ_k + ∂_b f·ḃ_k),
 // so one evaluation of a function written over a scalar template carries N Jacobian-vector
-// products. The derivative formulas are those of jacnet/ad/elementary.hpp (shared with Var).
+// products. The derivative formulas are those of jacnet/ad/derivatives.hpp (shared with Var).
 //
 // Storage of the N tangents:
 //   * T = float/double and N ≥ W (W = xsimd::batch<T>::size of the compile-time default arch:
@@ -25,7 +25,7 @@
 // elu, gelu, isfinite/isnan/isinf; all found by ADL in namespace jacnet. Eigen: NumTraits and
 // ScalarBinaryOpTraits with float/double (scalar_traits.hpp), so Eigen::Matrix<Dual<double, 4>, ...>
 // products, sums, norm() and mixed double/Dual expressions work.
-// Kink conventions: see elementary.hpp (relu'(0) = 0, abs'(0) = 0, max/min ties → first arg, ...).
+// Kink conventions: see derivatives.hpp (relu'(0) = 0, abs'(0) = 0, max/min ties → first arg, ...).
 //
 // Alignment: with batches, alignof(Dual) is the register width (32 bytes AVX2, 64 AVX-512); heap
 // arrays need C++17 aligned new (std::vector) or Eigen's allocator (EIGEN_MAX_ALIGN_BYTES must not

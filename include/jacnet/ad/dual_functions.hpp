@@ -1,6 +1,6 @@
 #pragma once
 // jacnet/ad/dual_functions.hpp — elementary functions of Dual<T, N>: (f(x), f'(x)·ẋ) with the
-// derivative formulas of jacnet/ad/elementary.hpp (unary: exp … gelu; binary: pow, atan2, hypot,
+// derivative formulas of jacnet/ad/derivatives.hpp (unary: exp … gelu; binary: pow, atan2, hypot,
 // min/max), and Eigen's sqrt_impl for norm() at 0. Overview: jacnet/ad/dual.hpp.
 #include <cmath>
 #include <type_traits>

@@ -16,6 +16,8 @@
 // the drivers: in T for values, Dual<T, K> for forward Jacobians, Var<T> on this thread's tape
 // for reverse Jacobians, Var<Dual<T, K>> for Hessians and Hessian-vector products.
 // What replay removes is f's own overhead (Eigen temporaries, loops, control flow, calls).
+// Every replay evaluates an instruction through one dispatch, ad::detail::instr_value
+// (jacnet/ad/recorded_ops.hpp).
 //
 // Control flow. A comparison of traced values (x < y, x == 0.5, ...) decides a branch of f while
 // it is recorded; the program holds only the branch taken. So every comparison is recorded with
@@ -44,6 +46,7 @@
 #include "jacnet/ad/drivers.hpp"
 #include "jacnet/ad/dual.hpp"
 #include "jacnet/ad/elementary.hpp"
+#include "jacnet/ad/recorded_ops.hpp"
 #include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/ad/traced.hpp"
 #include "jacnet/ad/var.hpp"
@@ -208,7 +211,7 @@ class Recorded {
       if (I.op == Op::Compare)
         check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
       else
-        w[n0 + k] = op<S>(I, w);
+        w[n0 + k] = detail::instr_value<S>(I, w);
     }
   }
 
@@ -223,57 +226,6 @@ class Recorded {
                  " ", y, ") is ", now ? "true" : "false", " at this point but was ",
                  I.outcome ? "true" : "false",
                  " when recorded: f takes another branch here; record it again at this point");
-  }
-
-  /// The value of instruction I (not a comparison) in scalar S; w[slot] gives the operands.
-  template <class S, class W>
-  static S op(const detail::Instr<T>& I, const W& w) {
-    using std::abs, std::exp, std::log, std::log1p, std::expm1, std::sqrt, std::cbrt, std::sin,
-        std::cos, std::tan, std::tanh, std::erf, std::erfc, std::pow, std::atan2, std::hypot,
-        std::max, std::min;
-    using jacnet::sigmoid, jacnet::softplus, jacnet::relu, jacnet::gelu, jacnet::leaky_relu,
-        jacnet::elu;
-    // Unary: a constant operand cannot occur (it would have been folded while recording).
-    const auto un = [&](auto&& f) { return S(f(w[I.a])); };
-    // Binary: a constant side is passed as a plain T (cheaper mixed overloads, no tape entry).
-    const auto bin = [&](auto&& f) {
-      if (I.a == ad::detail::kConst) return S(f(I.ca, w[I.b]));
-      if (I.b == ad::detail::kConst) return S(f(w[I.a], I.cb));
-      return S(f(w[I.a], w[I.b]));
-    };
-    switch (I.op) {
-      case Op::Add: return bin([](const auto& x, const auto& y) { return x + y; });
-      case Op::Sub: return bin([](const auto& x, const auto& y) { return x - y; });
-      case Op::Mul: return bin([](const auto& x, const auto& y) { return x * y; });
-      case Op::Div: return bin([](const auto& x, const auto& y) { return x / y; });
-      case Op::Pow: return bin([](const auto& x, const auto& y) { return pow(x, y); });
-      case Op::Atan2: return bin([](const auto& x, const auto& y) { return atan2(x, y); });
-      case Op::Hypot: return bin([](const auto& x, const auto& y) { return hypot(x, y); });
-      case Op::Max: return bin([](const auto& x, const auto& y) { return max_first(x, y); });
-      case Op::Min: return bin([](const auto& x, const auto& y) { return min_first(x, y); });
-      case Op::Neg: return un([](const auto& x) { return -x; });
-      case Op::Exp: return un([](const auto& x) { return exp(x); });
-      case Op::Log: return un([](const auto& x) { return log(x); });
-      case Op::Log1p: return un([](const auto& x) { return log1p(x); });
-      case Op::Expm1: return un([](const auto& x) { return expm1(x); });
-      case Op::Sqrt: return un([](const auto& x) { return sqrt(x); });
-      case Op::Cbrt: return un([](const auto& x) { return cbrt(x); });
-      case Op::Abs: return un([](const auto& x) { return abs(x); });
-      case Op::Sin: return un([](const auto& x) { return sin(x); });
-      case Op::Cos: return un([](const auto& x) { return cos(x); });
-      case Op::Tan: return un([](const auto& x) { return tan(x); });
-      case Op::Tanh: return un([](const auto& x) { return tanh(x); });
-      case Op::Sigmoid: return un([](const auto& x) { return sigmoid(x); });
-      case Op::Softplus: return un([](const auto& x) { return softplus(x); });
-      case Op::Erf: return un([](const auto& x) { return erf(x); });
-      case Op::Erfc: return un([](const auto& x) { return erfc(x); });
-      case Op::Relu: return un([](const auto& x) { return relu(x); });
-      case Op::Gelu: return un([](const auto& x) { return gelu(x); });
-      case Op::LeakyRelu: return un([&](const auto& x) { return leaky_relu(x, I.par); });
-      case Op::Elu: return un([&](const auto& x) { return elu(x, I.par); });
-      case Op::Compare: break;
-    }
-    return S();
   }
 
   // The program lowered for gradient(): one record per instruction (24 bytes for double, against
@@ -376,7 +328,7 @@ class Recorded {
       }
       case LOp::Other: {
         const detail::Instr<T>& I = prog_.code[k];
-        const Dual<T, 2> r = op<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
+        const Dual<T, 2> r = detail::instr_value<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
         // x∘x: both tangents carry the whole derivative, which goes to ra.
         return {r.val, r.d(0), I.a == I.b ? T(0) : r.d(1)};
       }
@@ -396,21 +348,6 @@ class Recorded {
     }
   };
 
-  // max/min with ties to the first argument on every scalar (std::max does the same for T).
-  template <class X, class Y>
-  static auto max_first(const X& x, const Y& y) {
-    if constexpr (std::is_arithmetic_v<X> && std::is_arithmetic_v<Y>)
-      return x < y ? y : x;
-    else
-      return max(x, y);
-  }
-  template <class X, class Y>
-  static auto min_first(const X& x, const Y& y) {
-    if constexpr (std::is_arithmetic_v<X> && std::is_arithmetic_v<Y>)
-      return y < x ? y : x;
-    else
-      return min(x, y);
-  }
   std::size_t comparison_number(std::size_t k) const {
     std::size_t c = 0;
     for (std::size_t i = 0; i < k; ++i) c += prog_.code[i].op == Op::Compare;

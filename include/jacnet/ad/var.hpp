@@ -20,7 +20,7 @@
 // `Var()` is the constant 0 and `Var::constant(v)` a constant: they are on no tape (index 0, the
 // sink) and may be used on any thread. Every other Var belongs to the tape of the thread that
 // recorded it; using it on another thread or after its tape was rewound past it throws TapeError
-// (see tape.hpp). Derivatives at kinks follow elementary.hpp (relu'(0) = 0, abs'(0) = 0, ties of
+// (see tape.hpp). Derivatives at kinks follow derivatives.hpp (relu'(0) = 0, abs'(0) = 0, ties of
 // min/max pick the first argument, ...). `Var<T>` is an Eigen scalar (NumTraits below); Eigen
 // reaches the functions through ADL (call them unqualified: `exp(x)`, not `std::exp(x)`).
 //

@@ -1,6 +1,6 @@
 #pragma once
 // jacnet/ad/var_functions.hpp — elementary functions of reverse-mode expressions (derivative
-// formulas from jacnet/ad/elementary.hpp, evaluated on plain values), classification, and Eigen's
+// formulas from jacnet/ad/derivatives.hpp, evaluated on plain values), classification, and Eigen's
 // sqrt_impl for norm() at 0. Overview: jacnet/ad/var.hpp.
 #include <cmath>
 #include <type_traits>
@@ -10,7 +10,7 @@
 namespace jacnet {
 
 // ------------------------------------------------------------------------------------------------
-// Elementary functions (derivative formulas from elementary.hpp, evaluated on plain values)
+// Elementary functions (derivative formulas from derivatives.hpp, evaluated on plain values)
 // ------------------------------------------------------------------------------------------------
 
 template <rev::Expr A>
