@@ -98,6 +98,14 @@ concept IdentityJvp = requires(const L& l, const typename L::Scalar* p,
   l.jvp_identity(p, M, M, O);
 };
 
+/// Row-local layers declare `static constexpr bool row_local = true`: their jvp/vjp output row r
+/// depends only on direction row r and its sample's rows of X and Y, at a cost per row that does
+/// not depend on how many rows one call gets (pooling). A reverse sweep may then run such a layer
+/// and the activation before it a few samples at a time (nn/fused_sweep.hpp).
+template <class L>
+concept RowLocal = requires {
+  requires L::row_local;
+};
 /// Layers whose rules also take row views (`const auto&` inputs, `auto&&` outputs): the passes
 /// then run them on shards of the batch matrices without copies. A layer written against
 /// `const Matrix<T>&` / `Matrix<T>&` only still works: a net containing one runs its passes as a

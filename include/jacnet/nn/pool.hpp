@@ -39,6 +39,9 @@ namespace detail {
 /// Shared configuration of the pooling layers: kernel, stride, padding, bound input geometry.
 class Pool2dBase {
  public:
+  /// Each direction row is pooled on its own (nn::RowLocal).
+  static constexpr bool row_local = true;
+
   Pool2dBase(const char* kind, Size2 kernel, std::optional<Size2> stride, Size2 padding)
       : kind_(kind), k_(kernel), s_(stride.value_or(kernel)), p_(padding) {
     JACNET_CHECK(k_.h > 0 && k_.w > 0 && s_.h > 0 && s_.w > 0, ValueError, where("").c_str(),

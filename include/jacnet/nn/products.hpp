@@ -10,6 +10,7 @@
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/fused_sweep.hpp"
 #include "jacnet/nn/workspace.hpp"
 
 namespace jacnet::nn {
@@ -77,6 +78,7 @@ void reverse_directions(const Net& net, const Matrix<T>& X, const Matrix<T>* S,
   detail::size_sweep(net, ws.dirs, B * M, 1, L);
   out.resize(B * M, net.input_size());
   const Shards sh = net.shards(B);
+  detail::size_fused_scratch(ws.fused, sh.count, detail::fused_scratch_size<T>(net, M));
   Net::run_shards(sh.count, [&](Index s) {
     const Index b0 = sh.begin(s), b1 = sh.end(s);
     if (run_forward) net.forward_rows(X, ws.trace, b0, b1);
@@ -92,6 +94,31 @@ void reverse_directions(const Net& net, const Matrix<T>& X, const Matrix<T>* S,
         return D(I);
     };
     net.for_each_layer_reverse([&](auto I, const auto& layer) {
+      if constexpr (detail::fuses_with_activation<Net, I>()) {
+        return;  // runs with the activation I − 1, just below
+      } else if constexpr (detail::fuses_with_activation<Net, I + 1>()) {
+        // layer I + 1 (row-local) and activation I, G samples at a time; the rows between them
+        // go to this shard's scratch (nn/fused_sweep.hpp)
+        // (a shard's rows of boundary l are packed at width size(l) from the shard's start)
+        auto rows_of = [&](std::size_t l) {
+          return [&, l](Index r0, Index r1) {
+            const Index w = net.shape(l).size();
+            return RowsView<T>(D(l).data() + (r0 - b0 * M) * w, r1 - r0, w);
+          };
+        };
+        const Index w = net.shape(I + 1).size();
+        T* scratch = ws.fused[std::size_t(s)].data();
+        detail::fused_vjp<decltype(I)::value>(
+            net, ws.trace, M, b0, b1, rows_of(I + 2),
+            [&](Index r0, Index r1) { return RowsView<T>(scratch, r1 - r0, w); },
+            [&](Index r0, Index r1) {
+              if constexpr (I == 0)
+                return row_block(out, r0, r1);
+              else
+                return rows_of(I)(r0, r1);
+            });
+        return;
+      }
       auto x = R(std::as_const(ws.trace.acts[I]), 1);
       auto y = R(std::as_const(ws.trace.acts[I + 1]), 1);
       if constexpr (I + 1 == L) {

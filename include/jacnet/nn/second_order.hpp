@@ -13,6 +13,7 @@
 
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/nn/fused_sweep.hpp"
 #include "jacnet/nn/gradient.hpp"
 #include "jacnet/nn/workspace.hpp"
 
@@ -43,6 +44,18 @@ void jacobian_pass(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>
     net.forward_rows(X, pass.trace, b0, b1);
     auto R = [&](auto& m, Index k) -> decltype(auto) { return Net::rows(m, b0 * k, b1 * k); };
     net.for_each_layer_reverse([&](auto I, const auto& layer) {
+      if constexpr (detail::fuses_with_activation<Net, I>()) {
+        return;  // runs with the activation I − 1, just below
+      } else if constexpr (detail::fuses_with_activation<Net, I + 1>()) {
+        // layer I + 1 (row-local) and activation I, G samples at a time, so the activation reads
+        // boundary I + 1's rows from cache (nn/fused_sweep.hpp)
+        auto rows_of = [&](std::size_t l) {
+          return [&pass, l](Index r0, Index r1) { return row_block(pass.delta[l], r0, r1); };
+        };
+        detail::fused_vjp<decltype(I)::value>(net, pass.trace, M, b0, b1, rows_of(I + 2),
+                                              rows_of(I + 1), rows_of(I));
+        return;
+      }
       auto x = R(std::as_const(pass.trace.acts[I]), 1);
       auto y = R(std::as_const(pass.trace.acts[I + 1]), 1);
       if constexpr (I + 1 == L && onehot_fast) {

@@ -34,6 +34,7 @@ struct ModeWorkspace {
   Matrix<T> seeds;
   std::vector<Index> cls;
   BackpropScratch<T> scratch;
+  std::vector<Matrix<T>> fused;  // per shard: rows between a fused pair (nn/fused_sweep.hpp)
 };
 
 /// Forward activations plus every boundary's backward quantity of a seeded Jacobian pass.
