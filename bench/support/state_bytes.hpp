@@ -35,7 +35,7 @@ std::size_t state_bytes(const nn::BackpropScratch<T>& s) {
 template <class T>
 std::size_t state_bytes(const nn::Workspace<T>& w) {
   return state_bytes(w.trace) + state_bytes(w.dirs) + state_bytes(w.seeds) +
-         w.cls.size() * sizeof(Index) + state_bytes(w.scratch);
+         w.cls.size() * sizeof(Index) + state_bytes(w.scratch) + state_bytes(w.fused);
 }
 template <class T>
 std::size_t state_bytes(const nn::JacobianPass<T>& p) {
