@@ -164,6 +164,80 @@ TEST_CASE("recorded gradient: every kernel of the sweep against the tape and FD"
   CHECK((g1.gradient - VectorXd{{0.5, -1.5 + 8.0}}).norm() <= 1e-15);
 }
 
+TEST_CASE("recorded gradient: the run schedule keeps values, partials and branch checks",
+          "[ad][recorded]") {
+  // Recorded::gradient reorders the instructions into runs of one kernel each
+  // (jacnet/ad/gradient_sweep.hpp). A function that interleaves every kind of kernel with a
+  // stencil, a long running sum (one chain of additions), divisions both ways, Neg, unary and
+  // binary "other" operations and four comparisons, one of which depends on the running sum.
+  const auto g = [](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    using std::exp, std::tanh, std::atan2, std::max;
+    const Index n = x.size();
+    S s(0.0), p(1.0);
+    if (x(0) > -10.0) s = s + 0.25 * x(0);  // comparison #0
+    for (Index i = 0; i < n; ++i) {
+      const S& l = x(i > 0 ? i - 1 : i);
+      const S& r = x(i + 1 < n ? i + 1 : i);
+      const S lap = l - 2.0 * x(i) + r;
+      const S q = tanh(lap) * x(i) + exp(-x(i) * x(i)) - 1.0 / (2.0 + x(i) * x(i)) + x(i) / 3.0;
+      s += q + atan2(x(i), 1.5) - (-lap);
+      p = p * (1.0 + 0.01 * max(x(i), r));
+      if (i == n / 2 && s < 100.0) s = s - 0.5;  // comparison #1, on the running sum
+    }
+    if (x(1) < 10.0) s = s / (1.0 + 0.1 * x(1) * x(1));  // comparison #2
+    if (p > 0.0) s = s + p;                              // comparison #3
+    return s;
+  };
+  const Index n = 40;
+  VectorXd x0(n);
+  for (Index i = 0; i < n; ++i) x0(i) = 0.4 * std::sin(0.7 * double(i) + 0.3);
+  const auto F = jacnet::ad::record(g, x0);
+  CHECK(F.comparisons() == 4);
+  // Kernel kinds, not instructions, set the number of runs: far fewer runs than instructions.
+  CHECK(F.gradient_runs() > 0);
+  CHECK(F.gradient_runs() * 10 < F.size());
+  for (double shift : {0.0, 0.05, -0.11}) {
+    const VectorXd x = x0 + VectorXd::Constant(n, shift);
+    const auto r = F.gradient(x);
+    const auto t = jacnet::gradient(g, x);
+    CHECK(r.value == Approx(t.value).epsilon(1e-14));
+    CHECK((r.gradient - t.gradient).norm() <= 1e-14 * t.gradient.norm());
+    const VectorXd fd = fd_gradient([&](const VectorXd& v) { return g(v); }, x);
+    CHECK((r.gradient - fd).norm() <= 1e-7 * t.gradient.norm());
+  }
+  // Only comparison #1 flips (the running sum passes 100): the error names it.
+  VectorXd xb = x0;
+  xb(0) = 9.0;
+  xb(n - 1) = 7.0;
+  for (Index i = 2; i <= n / 2; ++i) xb(i) = 40.0;
+  std::string msg;
+  try {
+    (void)F.gradient(xb);
+  } catch (const jacnet::BranchError& e) {
+    msg = e.what();
+  }
+  INFO(msg);
+  CHECK(msg.find("comparison #1") != std::string::npos);
+  // A running sum of N terms is one run of additions, whatever N (Rosenbrock's shape).
+  const auto ros = [](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    S s(0.0);
+    for (Index i = 0; i + 1 < x.size(); ++i) {
+      const S t = x(i + 1) - x(i) * x(i);
+      const S u = 1.0 - x(i);
+      s += 100.0 * t * t + u * u;
+    }
+    return s;
+  };
+  const auto R16 = jacnet::ad::record(ros, VectorXd::Constant(16, 0.5));
+  const auto R512 = jacnet::ad::record(ros, VectorXd::Constant(512, 0.5));
+  CHECK(R512.gradient_runs() == R16.gradient_runs());
+  const VectorXd y = VectorXd::LinSpaced(512, -1.2, 1.3);
+  CHECK((R512.gradient(y).gradient - jacnet::gradient(ros, y).gradient).norm() <=
+        1e-14 * jacnet::gradient(ros, y).gradient.norm());
+}
+
 TEST_CASE("recorded vector function: jacfwd == jacrev == analytic == FD", "[ad][recorded]") {
   // ODE sensitivities: 10 explicit Euler steps of y' = −k y + sin(y_other), x = (y1(0), y2(0), k).
   const auto ode = [](const auto& x) {

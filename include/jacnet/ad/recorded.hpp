@@ -9,25 +9,26 @@
 // jacnet::Traced<T> inputs (jacnet/ad/traced.hpp; also named jacnet::ad::Traced). Every
 // elementary operation appends one instruction (operation, operand slots, constants) to a
 // program; the outputs are slots of that program. The program is then replayed, with no call of
-// f. gradient() is a direct sweep over the instructions: forward, the values and each
-// instruction's local partials (closed forms for + − × ÷, negation and x·x, Dual<T, 2> on the operands
-// for the rest: the same rules as every mode); backward, w̄_a += ∂w_k/∂w_a · w̄_k (no tape; one
-// thread-local buffer, no allocation per call once grown). The other queries replay the instructions through
-// the drivers: in T for values, Dual<T, K> for forward Jacobians, Var<T> on this thread's tape
-// for reverse Jacobians, Var<Dual<T, K>> for Hessians and Hessian-vector products.
+// f. gradient() runs the program as scheduled once, at record(), into runs of one kernel each
+// (jacnet/ad/gradient_sweep.hpp): forward, the values and the local partials (closed forms for
+// + − × ÷, negation and x·x, Dual<T, 2> on the operands for the rest: the same rules as every
+// mode); backward, w̄_a += ∂w_k/∂w_a · w̄_k (no tape; one thread-local buffer, no allocation per
+// call once grown). The other queries replay the instructions in recorded order through the
+// drivers: in T for values, Dual<T, K> for forward Jacobians, Var<T> on this thread's tape for
+// reverse Jacobians, Var<Dual<T, K>> for Hessians and Hessian-vector products; each instruction
+// through one dispatch, ad::detail::instr_value (jacnet/ad/recorded_ops.hpp).
 // What replay removes is f's own overhead (Eigen temporaries, loops, control flow, calls).
-// Every replay evaluates an instruction through one dispatch, ad::detail::instr_value
-// (jacnet/ad/recorded_ops.hpp).
 //
 // Control flow. A comparison of traced values (x < y, x == 0.5, ...) decides a branch of f while
 // it is recorded; the program holds only the branch taken. So every comparison is recorded with
 // its outcome (as CppAD's comparison operators do), and every replay re-evaluates it at the new
 // point: if an outcome differs, the point lies on another branch of f and the replay throws
 // jacnet::BranchError naming the comparison, the recorded and the new outcome (record f again at
-// that point). same_branches(x) tests this without throwing. Functions with kinks inside one
-// operation (abs, max, min, relu, ...) need no comparison: the operation itself is replayed and
-// picks its side at each point. Integer logic on values (casts to int, array indices from
-// values) is NOT seen by the tracer: such a function must not be recorded.
+// that point; when several differ, gradient() names the first in its schedule's order, the other
+// replays the first recorded). same_branches(x) tests this without throwing. Functions with kinks
+// inside one operation (abs, max, min, relu, ...) need no comparison: the operation itself is
+// replayed and picks its side at each point. Integer logic on values (casts to int, array indices
+// from values) is NOT seen by the tracer: such a function must not be recorded.
 //
 // Threads: a Recorded is immutable after record(); every const member may run from several
 // threads at once (each replay has its own buffers, thread-local for gradient(); reverse modes use
@@ -46,6 +47,7 @@
 #include "jacnet/ad/drivers.hpp"
 #include "jacnet/ad/dual.hpp"
 #include "jacnet/ad/elementary.hpp"
+#include "jacnet/ad/gradient_sweep.hpp"
 #include "jacnet/ad/recorded_ops.hpp"
 #include "jacnet/ad/scalar_traits.hpp"
 #include "jacnet/ad/traced.hpp"
@@ -72,7 +74,8 @@ class Recorded {
         out_slot_(std::move(out_slot)),
         out_const_(std::move(out_const)),
         scalar_(scalar) {
-    if (out_slot_.size() == 1) lower();  // only gradient() reads it, and it needs one output
+    // Only gradient() runs it, and it needs one output.
+    if (out_slot_.size() == 1) sweep_ = detail::GradientSweep<T>(prog_, out_slot_[0]);
   }
 
   Index inputs() const { return prog_.n_inputs; }
@@ -86,6 +89,9 @@ class Recorded {
     return c;
   }
   bool scalar_output() const { return scalar_; }
+  /// Number of kernel runs in gradient()'s schedule (one dispatch each per call; 0 when the
+  /// function has several outputs). See jacnet/ad/gradient_sweep.hpp.
+  std::size_t gradient_runs() const { return sweep_.runs(); }
 
   /// The program evaluated at x in any scalar S (T, Dual, Var, Var<Dual>, ...): a vector of the m
   /// outputs. Throws BranchError when a comparison's outcome differs from the recording.
@@ -117,44 +123,29 @@ class Recorded {
   GradientResult<T> gradient(const Vector<T>& x) const {
     require_scalar("Recorded::gradient");
     check_size(x.size(), "Recorded::gradient");
-    // Forward over the lowered instructions (see lower()): the values w and the local partials
-    // (∂w_k/∂w_a, ∂w_k/∂w_b) of every instruction — closed forms for + − × ÷, negation and x·x,
-    // Dual<T, 2> on the operands for the rest (the same rules as every other mode). Reverse: the
-    // adjoint sweep w̄_a += ∂w_k/∂w_a · w̄_k over the instructions, last to first. No tape.
-    const std::uint32_t n0 = prog_.n_inputs;
-    const std::size_t K = low_.size();  // < 2³² (emit checks)
-    // One thread-local buffer per thread: values w (n0 + K), partials pd (2K, interleaved
-    // (∂w_k/∂w_a, ∂w_k/∂w_b)), adjoints adj (n0 + K). No allocation once it has grown.
-    thread_local std::vector<T> scratch;
-    const std::size_t nw = std::size_t(n0) + K;
-    if (scratch.size() < 2 * nw + 2 * K) scratch.resize(2 * nw + 2 * K);
-    T* const w = scratch.data();
-    T* const pd = w + nw;
-    T* const adj = pd + 2 * K;
-    for (std::uint32_t i = 0; i < n0; ++i) w[i] = x(i);
-    for (std::size_t k = 0; k < K; ++k) {
-      const Step st = forward_step(k, w);
-      w[n0 + k] = st.v;
-      pd[2 * k] = st.pa;
-      pd[2 * k + 1] = st.pb;
-    }
     GradientResult<T> g{T(0), Vector<T>::Zero(x.size())};
-    const std::uint32_t out = out_slot_[0];
+    const std::uint32_t out = sweep_.output();
     if (out == ad::detail::kConst) {
       g.value = out_const_[0];
       return g;
     }
+    // One thread-local buffer per thread: values w and adjoints adj (one per slot), the local
+    // partials pd of the other operations. No allocation once it has grown.
+    thread_local std::vector<T> scratch;
+    const std::size_t nw = sweep_.slots();
+    if (scratch.size() < 2 * nw + sweep_.partials()) scratch.resize(2 * nw + sweep_.partials());
+    T* const w = scratch.data();
+    T* const adj = w + nw;
+    T* const pd = adj + nw;
+    for (Index i = 0; i < x.size(); ++i) w[i] = x(i);
+    sweep_.forward(w, pd, [this](std::size_t k, const detail::Instr<T>& I, T a, T b) {
+      check_compare(k, I, a, b);
+    });
     g.value = w[out];
     std::fill(adj, adj + nw, T(0));
     adj[out] = T(1);
-    for (std::size_t k = K; k-- > 0;) {
-      const T a = adj[n0 + k];
-      if (a == T(0)) continue;
-      const Lowered& L = low_[k];
-      adj[L.ra] += pd[2 * k] * a;
-      adj[L.rb] += pd[2 * k + 1] * a;
-    }
-    for (std::uint32_t i = 0; i < n0; ++i) g.gradient(i) = adj[i];
+    sweep_.reverse(w, pd, adj);
+    for (Index i = 0; i < x.size(); ++i) g.gradient(i) = adj[i];
     return g;
   }
   /// Jacobian by forward sweeps: ⌈n/K⌉ replays in Dual<T, K>.
@@ -228,126 +219,6 @@ class Recorded {
                  " when recorded: f takes another branch here; record it again at this point");
   }
 
-  // The program lowered for gradient(): one record per instruction (24 bytes for double, against
-  // 40 for an Instr) with the operation specialised by operand kind (variable V or constant C,
-  // the constant inline), so the forward step is one switch with no constant tests and no second
-  // array to read, and the adjoint targets ra/rb of the reverse sweep: for a constant
-  // operand or a comparison the instruction's own slot n_inputs + k, whose adjoint the sweep has
-  // read before and never reads again (no branch per operand, and no chain of updates of one
-  // shared sink slot).
-  enum class LOp : std::uint8_t {
-    AddVV, AddVC, SubVV, SubVC, SubCV, MulVV, MulVC, Sqr, DivVV, DivVC, DivCV, Neg, Other, Compare
-  };
-  struct Step {
-    T v, pa, pb;
-  };
-  struct Lowered {
-    std::uint32_t ra, rb;  // adjoint targets (operand slots, or the instruction's own slot)
-    LOp op;
-    T c;  // the constant operand (…VC, …CV)
-  };
-
-  void lower() {
-    constexpr std::uint32_t kC = ad::detail::kConst;
-    low_.reserve(prog_.code.size());
-    for (const detail::Instr<T>& I : prog_.code) {
-      const std::uint32_t sink = prog_.n_inputs + static_cast<std::uint32_t>(low_.size());
-      Lowered L{I.a == kC ? sink : I.a, I.b == kC ? sink : I.b, LOp::Other, T(0)};
-      const bool va = I.a != kC, vb = I.b != kC;
-      switch (I.op) {
-        case Op::Add:
-        case Op::Mul: {  // commutative (exactly, in IEEE arithmetic): the constant to the right
-          const LOp vv = I.op == Op::Add ? LOp::AddVV : LOp::MulVV;
-          const LOp vc = I.op == Op::Add ? LOp::AddVC : LOp::MulVC;
-          if (va && vb) {
-            L.op = I.a == I.b ? (I.op == Op::Mul ? LOp::Sqr : LOp::Other) : vv;
-          } else if (va) {
-            L.op = vc;
-            L.c = I.cb;
-          } else {
-            L = Lowered{I.b, sink, vc, I.ca};
-          }
-          break;
-        }
-        case Op::Sub:
-        case Op::Div: {
-          const bool sub = I.op == Op::Sub;
-          if (va && vb) {
-            L.op = I.a == I.b ? LOp::Other : (sub ? LOp::SubVV : LOp::DivVV);
-          } else if (va) {
-            L.op = sub ? LOp::SubVC : LOp::DivVC;
-            L.c = I.cb;
-          } else {
-            L.op = sub ? LOp::SubCV : LOp::DivCV;
-            L.c = I.ca;
-          }
-          break;
-        }
-        case Op::Neg: L.op = LOp::Neg; break;
-        case Op::Compare: L = Lowered{sink, sink, LOp::Compare, T(0)}; break;
-        default: break;
-      }
-      low_.push_back(L);
-    }
-  }
-
-  /// Value v and local partials pa, pb of instruction k (closed forms: the same numbers as the
-  /// Dual<T, 2> rules of dual.hpp, which the other operations go through). pa/pb belong to
-  /// low_[k].ra/rb: for …CV the variable is the right operand and its partial is pb.
-  Step forward_step(std::size_t k, const T* w) const {
-    const Lowered& L = low_[k];
-    switch (L.op) {
-      case LOp::AddVV: return {w[L.ra] + w[L.rb], T(1), T(1)};
-      case LOp::AddVC: return {w[L.ra] + L.c, T(1), T(0)};
-      case LOp::SubVV: return {w[L.ra] - w[L.rb], T(1), T(-1)};
-      case LOp::SubVC: return {w[L.ra] - L.c, T(1), T(0)};
-      case LOp::SubCV: return {L.c - w[L.rb], T(0), T(-1)};
-      case LOp::MulVV: {
-        const T x = w[L.ra], y = w[L.rb];
-        return {x * y, y, x};
-      }
-      case LOp::MulVC: return {w[L.ra] * L.c, L.c, T(0)};
-      case LOp::Sqr: {  // x·x: both partials on one slot (Dual: x·1 + 1·x)
-        const T x = w[L.ra];
-        return {x * x, x + x, T(0)};
-      }
-      case LOp::DivVV:
-      case LOp::DivVC:
-      case LOp::DivCV: {  // as Dual: q = x·(1/y), ∂q/∂x = 1/y, ∂q/∂y = −q·(1/y)
-        const T x = L.op == LOp::DivCV ? L.c : w[L.ra];
-        const T y = L.op == LOp::DivVC ? L.c : w[L.rb];
-        const T inv = deriv::div_d1_num(y);
-        const T v = x * inv;
-        return {v, L.op == LOp::DivCV ? T(0) : inv, L.op == LOp::DivVC ? T(0) : -v * inv};
-      }
-      case LOp::Neg: return {-w[L.ra], T(-1), T(0)};
-      case LOp::Compare: {
-        const detail::Instr<T>& I = prog_.code[k];
-        check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
-        return {T(0), T(0), T(0)};
-      }
-      case LOp::Other: {
-        const detail::Instr<T>& I = prog_.code[k];
-        const Dual<T, 2> r = detail::instr_value<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
-        // x∘x: both tangents carry the whole derivative, which goes to ra.
-        return {r.val, r.d(0), I.a == I.b ? T(0) : r.d(1)};
-      }
-    }
-    return {};
-  }
-
-  /// Operand view of the gradient sweep: slot a as Dual tangent e0, slot b as e1 (both when a = b).
-  struct PartialView {
-    const T* w;
-    std::uint32_t a, b;
-    Dual<T, 2> operator[](std::uint32_t i) const {
-      Dual<T, 2> d(w[i]);
-      if (i == a) d.set_d(0, T(1));
-      if (i == b) d.set_d(1, T(1));
-      return d;
-    }
-  };
-
   std::size_t comparison_number(std::size_t k) const {
     std::size_t c = 0;
     for (std::size_t i = 0; i < k; ++i) c += prog_.code[i].op == Op::Compare;
@@ -358,7 +229,7 @@ class Recorded {
   std::vector<std::uint32_t> out_slot_;
   std::vector<T> out_const_;
   bool scalar_;
-  std::vector<Lowered> low_;  // the program lowered for gradient() (one output only)
+  detail::GradientSweep<T> sweep_;  // the program scheduled for gradient() (one output only)
 };
 
 /// Records f at x0 (see the file comment): f is called once with Traced<T> inputs.

@@ -1,0 +1,364 @@
+#pragma once
+// jacnet/ad/gradient_sweep.hpp — the recorded program of jacnet::ad::Recorded scheduled for its
+// gradient: ad::detail::GradientSweep<T>, built once per recording, run by Recorded::gradient().
+//
+// A replay that interprets one instruction at a time pays a hard-to-predict indirect branch per
+// instruction (the operation changes from one to the next), and that dispatch, not the
+// arithmetic, was most of the replay's cost. So the instructions are reordered once, when the
+// recording is made, into RUNS of one kernel each — a kernel is an operation specialised by
+// operand kind (AddVV, MulVC, SubCV, x·x, ..., one kernel per other operation: exp, tanh, ...) —
+// and each run is a plain loop: one dispatch per run instead of one per instruction.
+//
+// Schedule (jacnet/ad/gradient_schedule.hpp): a greedy list schedule groups the instructions into
+// runs of one kernel; Rosenbrock's running sum s_k = s_{k−1} + q_k becomes one run of N
+// additions. Such a chain of at least 8 additions, each taking the previous one's result, runs as
+// kernel AddChain: the running value (forward) and the adjoint handed down the chain (reverse)
+// stay in a register instead of going through a store and a load per addition, the latency that
+// bounds a reduction. Slots are renumbered in the new order: a run writes its values (and reads
+// its adjoints) contiguously; only operands are gathered.
+//
+// Storage per instruction: two operand slots (uint32); constants of …VC/…CV kernels and the
+// two local partials of the other operations in compact per-kernel arrays. The partials of
+// + − × ÷, negation and x·x are not stored: the reverse sweep recomputes them from the values
+// (bitwise what the forward rules give: the same expressions). Comparisons keep their operands
+// and are re-checked during the forward loop, in their scheduled place (an error still names the
+// comparison by its recorded number).
+//
+// Numbers: every value and every local partial is the same expression as in the per-instruction
+// replay (Dual<T, 2> rules for the other operations); only the order in which an operand's
+// adjoint contributions are summed follows the schedule (a rounding-level difference).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "jacnet/ad/derivatives.hpp"
+#include "jacnet/ad/dual.hpp"
+#include "jacnet/ad/gradient_schedule.hpp"
+#include "jacnet/ad/recorded_ops.hpp"
+#include "jacnet/ad/traced.hpp"
+
+namespace jacnet::ad::detail {
+
+template <class T>
+class GradientSweep {
+ public:
+  using Kernel = SweepKernel;
+  struct Run {
+    Kernel kernel;
+    std::uint32_t begin, end;  // positions [begin, end) in the schedule
+    std::uint32_t aux;  // first constant (…VC, …CV) or first extra record (Other, Compare)
+  };
+
+  GradientSweep() = default;
+  /// Schedules `prog` (see the file comment); `out` is the slot of the output in the recording.
+  GradientSweep(const Program<T>& prog, std::uint32_t out) : n0_(prog.n_inputs) {
+    const std::size_t K = prog.code.size();
+    std::vector<Kernel> kern(K);
+    std::vector<std::uint8_t> key(K);
+    for (std::size_t k = 0; k < K; ++k) {
+      kern[k] = sweep_kernel(prog.code[k]);
+      key[k] = schedule_key(kern[k], prog.code[k].op);
+    }
+    const std::vector<std::uint32_t> order = greedy_schedule(prog, key);
+    // New slot of every old slot (inputs keep theirs).
+    std::vector<std::uint32_t> slot(n0_ + K);
+    for (std::uint32_t i = 0; i < n0_; ++i) slot[i] = i;
+    for (std::size_t p = 0; p < K; ++p) slot[n0_ + order[p]] = n0_ + static_cast<std::uint32_t>(p);
+    const auto remap = [&](std::uint32_t s) { return s == kConst ? kConst : slot[s]; };
+    ia_.resize(K);
+    ib_.resize(K);
+    for (std::size_t p = 0; p < K;) {
+      const std::uint32_t k0 = order[p];
+      Run run{kern[k0], static_cast<std::uint32_t>(p), 0, 0};
+      run.aux = static_cast<std::uint32_t>(is_extra(run.kernel) ? extra_.size() : cst_.size());
+      for (; p < K && key[order[p]] == key[k0]; ++p) {
+        const Instr<T>& I = prog.code[order[p]];
+        const std::uint32_t self = n0_ + static_cast<std::uint32_t>(p);
+        const std::uint32_t a = remap(I.a), b = remap(I.b);
+        switch (run.kernel) {
+          case Kernel::AddVC:
+          case Kernel::MulVC:  // commutative (exactly): the variable to ia, the constant aside
+            ia_[p] = a == kConst ? b : a;
+            cst_.push_back(a == kConst ? I.ca : I.cb);
+            break;
+          case Kernel::SubVC:
+          case Kernel::DivVC:
+            ia_[p] = a;
+            cst_.push_back(I.cb);
+            break;
+          case Kernel::SubCV:
+          case Kernel::DivCV:
+            ia_[p] = b;
+            cst_.push_back(I.ca);
+            break;
+          case Kernel::Other:
+          case Kernel::Compare: {
+            // Adjoint targets of Other: a constant, absent or repeated operand sends its partial
+            // (0) to the instruction's own slot, which the sweep has read before.
+            ia_[p] = a == kConst ? self : a;
+            ib_[p] = (b == kConst || b == a) ? self : b;
+            Instr<T> R = I;
+            R.a = a;
+            R.b = b;
+            extra_.push_back(Extra{R, static_cast<std::uint32_t>(order[p])});
+            break;
+          }
+          default:
+            ia_[p] = a;
+            ib_[p] = b;
+            break;
+        }
+      }
+      run.end = static_cast<std::uint32_t>(p);
+      if (run.kernel == Kernel::AddVV)
+        split_chains(run);
+      else
+        runs_.push_back(run);
+    }
+    out_ = remap(out);
+  }
+
+  std::uint32_t inputs() const { return n0_; }
+  std::size_t size() const { return ia_.size(); }
+  /// Number of runs (one dispatch each per sweep).
+  std::size_t runs() const { return runs_.size(); }
+  /// The output's slot in the schedule (kConst for a constant output).
+  std::uint32_t output() const { return out_; }
+  /// Scratch a sweep needs: values and adjoints (n0 + K each), partials of Other (2 each).
+  std::size_t slots() const { return n0_ + size(); }
+  std::size_t partials() const { return 2 * extra_.size(); }
+
+  /// Forward loop: w[0, n0) holds the inputs; fills w[n0, n0 + K) and the partials pd of the
+  /// other operations; re-checks every comparison (`on_compare(recorded index k, I, x, y)`).
+  template <class OnCompare>
+  void forward(T* w, T* pd, OnCompare&& on_compare) const {
+    T* const out = w + n0_;
+    const std::uint32_t* ia = ia_.data();
+    const std::uint32_t* ib = ib_.data();
+    for (const Run& r : runs_) {
+      const T* c = cst_.data() + r.aux - r.begin;  // c[p]: the constant of position p
+      switch (r.kernel) {
+        case Kernel::AddVV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]];
+          break;
+        case Kernel::AddVC:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + c[p];
+          break;
+        case Kernel::AddChain: {  // the running value stays in a register
+          T acc = w[ia[r.begin]] + w[ib[r.begin]];
+          out[r.begin] = acc;
+          for (auto p = r.begin + 1; p < r.end; ++p) out[p] = acc = acc + w[ib[p]];
+          break;
+        }
+        case Kernel::SubVV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]];
+          break;
+        case Kernel::SubVC:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - c[p];
+          break;
+        case Kernel::SubCV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = c[p] - w[ia[p]];
+          break;
+        case Kernel::MulVV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * w[ib[p]];
+          break;
+        case Kernel::MulVC:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * c[p];
+          break;
+        case Kernel::Sqr:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * w[ia[p]];
+          break;
+        case Kernel::Neg:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = -w[ia[p]];
+          break;
+        // Division as the Dual rule: q = x · (1/y).
+        case Kernel::DivVV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * deriv::div_d1_num(w[ib[p]]);
+          break;
+        case Kernel::DivVC:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * deriv::div_d1_num(c[p]);
+          break;
+        case Kernel::DivCV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = c[p] * deriv::div_d1_num(w[ia[p]]);
+          break;
+        case Kernel::Other:
+          for (auto p = r.begin; p < r.end; ++p) {
+            const std::size_t q = r.aux + (p - r.begin);
+            const Instr<T>& I = extra_[q].instr;
+            const Dual<T, 2> d = instr_value<Dual<T, 2>>(I, PartialView{w, I.a, I.b});
+            out[p] = d.val;
+            // x∘x: both tangents carry the whole derivative, which goes to ia.
+            pd[2 * q] = d.d(0);
+            pd[2 * q + 1] = I.a == I.b ? T(0) : d.d(1);
+          }
+          break;
+        case Kernel::Compare:
+          for (auto p = r.begin; p < r.end; ++p) {
+            const Extra& x = extra_[r.aux + (p - r.begin)];
+            out[p] = T(0);
+            on_compare(x.recorded, x.instr, operand(x.instr.a, x.instr.ca, w),
+                       operand(x.instr.b, x.instr.cb, w));
+          }
+          break;
+      }
+    }
+  }
+
+  /// Reverse sweep: adj[0, n0 + K) seeded (zero but the output's); leaves ∂y/∂x in adj[0, n0).
+  /// An instruction whose adjoint is exactly zero adds nothing (as on the tape).
+  void reverse(const T* w, const T* pd, T* adj) const {
+    const T* const out = w + n0_;
+    const T* const aout = adj + n0_;
+    const std::uint32_t* ia = ia_.data();
+    const std::uint32_t* ib = ib_.data();
+    for (std::size_t ri = runs_.size(); ri-- > 0;) {
+      const Run& r = runs_[ri];
+      const T* c = cst_.data() + r.aux - r.begin;
+      const auto each = [&](auto&& body) {
+        for (auto p = r.end; p-- > r.begin;) {
+          const T a = aout[p];
+          if (a != T(0)) body(p, a);
+        }
+      };
+      switch (r.kernel) {
+        case Kernel::AddVV:
+          each([&](auto p, T a) {
+            adj[ia[p]] += a;
+            adj[ib[p]] += a;
+          });
+          break;
+        case Kernel::AddVC:
+          each([&](auto p, T a) { adj[ia[p]] += a; });
+          break;
+        case Kernel::AddChain: {
+          // The adjoint handed down the chain stays in a register: the same sums as storing it
+          // into the previous addition's slot and reading it back there (nothing else reads it).
+          T carry = T(0);
+          for (auto p = r.end; --p > r.begin;) {
+            const T a = aout[p] + carry;
+            carry = T(0);
+            if (a != T(0)) {
+              adj[ib[p]] += a;
+              carry = a;
+            }
+          }
+          const T a = aout[r.begin] + carry;
+          if (a != T(0)) {
+            adj[ia[r.begin]] += a;
+            adj[ib[r.begin]] += a;
+          }
+          break;
+        }
+        case Kernel::SubVV:
+          each([&](auto p, T a) {
+            adj[ia[p]] += a;
+            adj[ib[p]] += T(-1) * a;
+          });
+          break;
+        case Kernel::SubVC:
+          each([&](auto p, T a) { adj[ia[p]] += a; });
+          break;
+        case Kernel::SubCV:
+          each([&](auto p, T a) { adj[ia[p]] += T(-1) * a; });
+          break;
+        case Kernel::MulVV:
+          each([&](auto p, T a) {
+            const T x = w[ia[p]], y = w[ib[p]];
+            adj[ia[p]] += y * a;
+            adj[ib[p]] += x * a;
+          });
+          break;
+        case Kernel::MulVC:
+          each([&](auto p, T a) { adj[ia[p]] += c[p] * a; });
+          break;
+        case Kernel::Sqr:
+          each([&](auto p, T a) {
+            const T x = w[ia[p]];
+            adj[ia[p]] += (x + x) * a;
+          });
+          break;
+        case Kernel::Neg:
+          each([&](auto p, T a) { adj[ia[p]] += T(-1) * a; });
+          break;
+        case Kernel::DivVV:  // ∂q/∂x = 1/y, ∂q/∂y = −q·(1/y)
+          each([&](auto p, T a) {
+            const T inv = deriv::div_d1_num(w[ib[p]]);
+            adj[ia[p]] += inv * a;
+            adj[ib[p]] += (-out[p] * inv) * a;
+          });
+          break;
+        case Kernel::DivVC:
+          each([&](auto p, T a) { adj[ia[p]] += deriv::div_d1_num(c[p]) * a; });
+          break;
+        case Kernel::DivCV:
+          each([&](auto p, T a) {
+            const T inv = deriv::div_d1_num(w[ia[p]]);
+            adj[ia[p]] += (-out[p] * inv) * a;
+          });
+          break;
+        case Kernel::Other:
+          each([&](auto p, T a) {
+            const std::size_t q = r.aux + (p - r.begin);
+            adj[ia[p]] += pd[2 * q] * a;
+            adj[ib[p]] += pd[2 * q + 1] * a;
+          });
+          break;
+        case Kernel::Compare:
+          break;
+      }
+    }
+  }
+
+ private:
+  struct Extra {
+    Instr<T> instr;          // operand slots renumbered
+    std::uint32_t recorded;  // its index in the recording
+  };
+  static bool is_extra(Kernel k) { return k == Kernel::Other || k == Kernel::Compare; }
+
+  /// Appends the AddVV run r, its chains of at least kChain additions (each taking the previous
+  /// one's result as an operand, moved to ia) as AddChain runs.
+  void split_chains(const Run& r) {
+    constexpr std::uint32_t kChain = 8;
+    std::uint32_t p = r.begin;
+    while (p < r.end) {
+      std::uint32_t q = p + 1;  // [p, q): a chain (every position after p uses its predecessor)
+      while (q < r.end && (ia_[q] == n0_ + q - 1 || ib_[q] == n0_ + q - 1)) ++q;
+      if (q - p >= kChain) {
+        for (std::uint32_t j = p + 1; j < q; ++j)
+          if (ia_[j] != n0_ + j - 1) std::swap(ia_[j], ib_[j]);  // x + y = y + x exactly
+        runs_.push_back(Run{Kernel::AddChain, p, q, 0});
+      } else if (!runs_.empty() && runs_.back().kernel == Kernel::AddVV && runs_.back().end == p) {
+        runs_.back().end = q;  // too short: stays with the plain additions before it
+      } else {
+        runs_.push_back(Run{Kernel::AddVV, p, q, 0});
+      }
+      p = q;
+    }
+  }
+
+  static T operand(std::uint32_t slot, T c, const T* w) { return slot == kConst ? c : w[slot]; }
+
+  /// Operand view for the Dual<T, 2> local partials: slot a as tangent e0, slot b as e1.
+  struct PartialView {
+    const T* w;
+    std::uint32_t a, b;
+    Dual<T, 2> operator[](std::uint32_t i) const {
+      Dual<T, 2> d(w[i]);
+      if (i == a) d.set_d(0, T(1));
+      if (i == b) d.set_d(1, T(1));
+      return d;
+    }
+  };
+
+  std::uint32_t n0_ = 0;
+  std::vector<Run> runs_;
+  std::vector<std::uint32_t> ia_, ib_;  // operand slots per scheduled position
+  std::vector<T> cst_;                  // constants of the …VC / …CV runs, in run order
+  std::vector<Extra> extra_;            // instructions of the Other and Compare runs
+  std::uint32_t out_ = kConst;          // the output's slot
+};
+
+}  // namespace jacnet::ad::detail
