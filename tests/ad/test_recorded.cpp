@@ -169,7 +169,8 @@ TEST_CASE("recorded gradient: the run schedule keeps values, partials and branch
   // Recorded::gradient reorders the instructions into runs of one kernel each
   // (jacnet/ad/gradient_sweep.hpp). A function that interleaves every kind of kernel with a
   // stencil, a long running sum (one chain of additions), divisions both ways, Neg, unary and
-  // binary "other" operations and four comparisons, one of which depends on the running sum.
+  // binary "other" operations, products by constants folded into their use, and four
+  // comparisons, one of which depends on the running sum.
   const auto g = [](const auto& x) {
     using S = scalar_t<decltype(x)>;
     using std::exp, std::tanh, std::atan2, std::max;
@@ -182,6 +183,10 @@ TEST_CASE("recorded gradient: the run schedule keeps values, partials and branch
       const S lap = l - 2.0 * x(i) + r;
       const S q = tanh(lap) * x(i) + exp(-x(i) * x(i)) - 1.0 / (2.0 + x(i) * x(i)) + x(i) / 3.0;
       s += q + atan2(x(i), 1.5) - (-lap);
+      // Products by a constant folded into their one use (a + c·b, a − c·b, c·b + a, (c·a)·b,
+      // a·(c·b)), and one used twice, which is not folded.
+      const S m = 0.7 * x(i);
+      s += (0.3 * r + l) - 1.25 * lap + (m + m * r) * 0.125 + (2.5 * l) * r + lap * (0.5 * l);
       p = p * (1.0 + 0.01 * max(x(i), r));
       if (i == n / 2 && s < 100.0) s = s - 0.5;  // comparison #1, on the running sum
     }

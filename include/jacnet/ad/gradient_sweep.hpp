@@ -17,6 +17,10 @@
 // bounds a reduction. Slots are renumbered in the new order: a run writes its values (and reads
 // its adjoints) contiguously; only operands are gathered.
 //
+// Folding (fold_scaled): a product by a constant used once, by an addition, subtraction or
+// product, is computed where it is used (t = c·x; y = a ± t → y = a ± c·x, y = a·t → a·(c·x);
+// kernels AddVsV, SubVsV, MulVsV).
+//
 // Storage per instruction: two operand slots (uint32); constants of …VC/…CV kernels and the
 // two local partials of the other operations in compact per-kernel arrays. The partials of
 // + − × ÷, negation and x·x are not stored: the reverse sweep recomputes them from the values
@@ -53,12 +57,14 @@ class GradientSweep {
 
   GradientSweep() = default;
   /// Schedules `prog` (see the file comment); `out` is the slot of the output in the recording.
-  GradientSweep(const Program<T>& prog, std::uint32_t out) : n0_(prog.n_inputs) {
+  GradientSweep(const Program<T>& recorded, std::uint32_t out) : n0_(recorded.n_inputs) {
+    const FoldedProgram<T> folded = fold_scaled(recorded, out);
+    const Program<T>& prog = folded.prog;
     const std::size_t K = prog.code.size();
     std::vector<Kernel> kern(K);
     std::vector<std::uint8_t> key(K);
     for (std::size_t k = 0; k < K; ++k) {
-      kern[k] = sweep_kernel(prog.code[k]);
+      kern[k] = sweep_kernel(prog.code[k], folded.scaled[k] != 0);
       key[k] = schedule_key(kern[k], prog.code[k].op);
     }
     const std::vector<std::uint32_t> order = greedy_schedule(prog, key);
@@ -93,6 +99,13 @@ class GradientSweep {
             ia_[p] = b;
             cst_.push_back(I.ca);
             break;
+          case Kernel::AddVsV:
+          case Kernel::SubVsV:
+          case Kernel::MulVsV:
+            ia_[p] = a;
+            ib_[p] = b;
+            cst_.push_back(I.cb);
+            break;
           case Kernel::Other:
           case Kernel::Compare: {
             // Adjoint targets of Other: a constant, absent or repeated operand sends its partial
@@ -102,7 +115,7 @@ class GradientSweep {
             Instr<T> R = I;
             R.a = a;
             R.b = b;
-            extra_.push_back(Extra{R, static_cast<std::uint32_t>(order[p])});
+            extra_.push_back(Extra{R, folded.recorded[order[p]]});
             break;
           }
           default:
@@ -117,7 +130,7 @@ class GradientSweep {
       else
         runs_.push_back(run);
     }
-    out_ = remap(out);
+    out_ = remap(folded.out);
   }
 
   std::uint32_t inputs() const { return n0_; }
@@ -154,6 +167,15 @@ class GradientSweep {
         }
         case Kernel::SubVV:
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]];
+          break;
+        case Kernel::AddVsV:  // the folded product as MulVC computes it: b · c
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]] * c[p];
+          break;
+        case Kernel::SubVsV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]] * c[p];
+          break;
+        case Kernel::MulVsV:
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * (w[ib[p]] * c[p]);
           break;
         case Kernel::SubVC:
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - c[p];
@@ -255,6 +277,26 @@ class GradientSweep {
           each([&](auto p, T a) {
             adj[ia[p]] += a;
             adj[ib[p]] += T(-1) * a;
+          });
+          break;
+        case Kernel::AddVsV:  // the product's adjoint is a (its only use), then MulVC's rule
+          each([&](auto p, T a) {
+            adj[ia[p]] += a;
+            adj[ib[p]] += c[p] * a;
+          });
+          break;
+        case Kernel::SubVsV:
+          each([&](auto p, T a) {
+            adj[ia[p]] += a;
+            adj[ib[p]] += c[p] * (T(-1) * a);
+          });
+          break;
+        case Kernel::MulVsV:  // MulVV's rule, then MulVC's on the product's adjoint x·ā
+          each([&](auto p, T a) {
+            const T x = w[ia[p]], t = w[ib[p]] * c[p];
+            adj[ia[p]] += t * a;
+            const T at = x * a;
+            if (at != T(0)) adj[ib[p]] += c[p] * at;
           });
           break;
         case Kernel::SubVC:

@@ -27,8 +27,9 @@
 
 namespace jacnet::nn::detail {
 
-/// Bytes of one group of cotangent rows between a fused pair (a quarter of a 512 KB L2, so the
-/// rows, the activations of the group and the output rows fit beside it).
+/// Bytes of one group of cotangent rows between a fused pair: chosen so that the rows, the
+/// activations of the group and the output rows fit in a 512 KB L2 together (a quarter of it;
+/// Zen 4's L2 is 1 MB per core). Not tuned beyond that (docs/execution.md).
 inline constexpr std::size_t kFusedBytes = std::size_t(128) << 10;
 
 /// True when a reverse sweep fuses layer J (row-local) with the activation J − 1 before it:
