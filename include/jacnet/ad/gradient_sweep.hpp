@@ -151,13 +151,14 @@ class GradientSweep {
     const std::uint32_t* ia = ia_.data();
     const std::uint32_t* ib = ib_.data();
     for (const Run& r : runs_) {
-      const T* c = cst_.data() + r.aux - r.begin;  // c[p]: the constant of position p
+      // c[p − r.begin]: the constant of position p (index arithmetic only: the run may have none)
+      const T* c = cst_.data() + (r.aux < cst_.size() ? r.aux : 0);
       switch (r.kernel) {
         case Kernel::AddVV:
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]];
           break;
         case Kernel::AddVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + c[p];
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + c[p - r.begin];
           break;
         case Kernel::AddChain: {  // the running value stays in a register
           T acc = w[ia[r.begin]] + w[ib[r.begin]];
@@ -169,25 +170,25 @@ class GradientSweep {
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]];
           break;
         case Kernel::AddVsV:  // the folded product as MulVC computes it: b · c
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]] * c[p];
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]] * c[p - r.begin];
           break;
         case Kernel::SubVsV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]] * c[p];
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]] * c[p - r.begin];
           break;
         case Kernel::MulVsV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * (w[ib[p]] * c[p]);
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * (w[ib[p]] * c[p - r.begin]);
           break;
         case Kernel::SubVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - c[p];
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - c[p - r.begin];
           break;
         case Kernel::SubCV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = c[p] - w[ia[p]];
+          for (auto p = r.begin; p < r.end; ++p) out[p] = c[p - r.begin] - w[ia[p]];
           break;
         case Kernel::MulVV:
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * w[ib[p]];
           break;
         case Kernel::MulVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * c[p];
+          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * c[p - r.begin];
           break;
         case Kernel::Sqr:
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * w[ia[p]];
@@ -200,10 +201,12 @@ class GradientSweep {
           for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * deriv::div_d1_num(w[ib[p]]);
           break;
         case Kernel::DivVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * deriv::div_d1_num(c[p]);
+          for (auto p = r.begin; p < r.end; ++p)
+            out[p] = w[ia[p]] * deriv::div_d1_num(c[p - r.begin]);
           break;
         case Kernel::DivCV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = c[p] * deriv::div_d1_num(w[ia[p]]);
+          for (auto p = r.begin; p < r.end; ++p)
+            out[p] = c[p - r.begin] * deriv::div_d1_num(w[ia[p]]);
           break;
         case Kernel::Other:
           for (auto p = r.begin; p < r.end; ++p) {
@@ -237,7 +240,7 @@ class GradientSweep {
     const std::uint32_t* ib = ib_.data();
     for (std::size_t ri = runs_.size(); ri-- > 0;) {
       const Run& r = runs_[ri];
-      const T* c = cst_.data() + r.aux - r.begin;
+      const T* c = cst_.data() + (r.aux < cst_.size() ? r.aux : 0);
       const auto each = [&](auto&& body) {
         for (auto p = r.end; p-- > r.begin;) {
           const T a = aout[p];
@@ -282,21 +285,21 @@ class GradientSweep {
         case Kernel::AddVsV:  // the product's adjoint is a (its only use), then MulVC's rule
           each([&](auto p, T a) {
             adj[ia[p]] += a;
-            adj[ib[p]] += c[p] * a;
+            adj[ib[p]] += c[p - r.begin] * a;
           });
           break;
         case Kernel::SubVsV:
           each([&](auto p, T a) {
             adj[ia[p]] += a;
-            adj[ib[p]] += c[p] * (T(-1) * a);
+            adj[ib[p]] += c[p - r.begin] * (T(-1) * a);
           });
           break;
         case Kernel::MulVsV:  // MulVV's rule, then MulVC's on the product's adjoint x·ā
           each([&](auto p, T a) {
-            const T x = w[ia[p]], t = w[ib[p]] * c[p];
+            const T x = w[ia[p]], t = w[ib[p]] * c[p - r.begin];
             adj[ia[p]] += t * a;
             const T at = x * a;
-            if (at != T(0)) adj[ib[p]] += c[p] * at;
+            if (at != T(0)) adj[ib[p]] += c[p - r.begin] * at;
           });
           break;
         case Kernel::SubVC:
@@ -313,7 +316,7 @@ class GradientSweep {
           });
           break;
         case Kernel::MulVC:
-          each([&](auto p, T a) { adj[ia[p]] += c[p] * a; });
+          each([&](auto p, T a) { adj[ia[p]] += c[p - r.begin] * a; });
           break;
         case Kernel::Sqr:
           each([&](auto p, T a) {
@@ -332,7 +335,7 @@ class GradientSweep {
           });
           break;
         case Kernel::DivVC:
-          each([&](auto p, T a) { adj[ia[p]] += deriv::div_d1_num(c[p]) * a; });
+          each([&](auto p, T a) { adj[ia[p]] += deriv::div_d1_num(c[p - r.begin]) * a; });
           break;
         case Kernel::DivCV:
           each([&](auto p, T a) {
