@@ -3,7 +3,8 @@
 # training-step, matching and Jacobian-norm benchmarks of bench_mlp, bench_lenet and bench_losses
 # briefly and fails when any of them reports a heap allocation per steady-state call
 # (allocs_per_iter, counted by bench/support/alloc_counter.hpp; the first call, which sizes the
-# workspaces, is not counted). Counts do not depend on the machine's speed or load.
+# workspaces, is not counted). Counts must not depend on the machine's speed or load: which
+# thread runs which task changes with both (docs/execution.md, "Scratch buffers").
 # usage: bench/check_allocations.sh BENCH_DIR
 set -uo pipefail
 dir="${1:?usage: check_allocations.sh BENCH_DIR}"

@@ -7,6 +7,7 @@
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/gemm.hpp"
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/core/thread_scratch.hpp"
 
 // ad: scalar automatic differentiation
 #include "jacnet/ad.hpp"

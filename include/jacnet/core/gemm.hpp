@@ -6,8 +6,10 @@
 // (128 KB) they live on the stack; above, every product calls aligned_malloc/free — 12 to 65 heap
 // allocations per MLP-784 training or Jacobian step. `gemm_product` runs the same kernel
 // (Eigen::internal::general_matrix_matrix_product, the same blocking sizes for one thread) with
-// packing buffers owned by the calling thread that grow to the largest size seen and are then
-// reused: after the first call of a given shape no product allocates. The arithmetic is Eigen's,
+// packing buffers that grow to the largest size seen and are then reused — one per slot of
+// jacnet's thread pool or per other thread, all grown to the largest panel any thread has packed
+// (core/thread_scratch.hpp): after the first call of a given shape no product allocates, whichever
+// thread runs it. The arithmetic is Eigen's,
 // operation for operation, so results are bitwise those of `noalias()` with Eigen single-threaded
 // (the only way jacnet runs Eigen's products, see nn::gemm).
 //
@@ -20,6 +22,7 @@
 // static_assert below stops a build against another Eigen version instead of misbehaving.
 
 #include "jacnet/core/third_party.hpp"  // <Eigen/Core>
+#include "jacnet/core/thread_scratch.hpp"
 
 #include <cstddef>
 #include <type_traits>
@@ -31,41 +34,14 @@ namespace jacnet {
 
 namespace detail {
 
-/// A thread's packing buffers for scalar type T: grow-only, freed when the thread ends.
+/// Packing buffers of gemm_product for scalar type T (kinds of core/thread_scratch.hpp: one per
+/// pool slot or thread, grown to the largest panel any thread has packed).
+struct GemmPanelA {};
+struct GemmPanelB {};
 template <class T>
-class GemmScratch {
- public:
-  GemmScratch() = default;
-  GemmScratch(const GemmScratch&) = delete;
-  GemmScratch& operator=(const GemmScratch&) = delete;
-  ~GemmScratch() {
-    Eigen::internal::aligned_free(a_);
-    Eigen::internal::aligned_free(b_);
-  }
-  T* a(std::size_t n) { return grow(a_, na_, n); }
-  T* b(std::size_t n) { return grow(b_, nb_, n); }
-  std::size_t bytes() const { return (na_ + nb_) * sizeof(T); }
-
-  static GemmScratch& local() {
-    thread_local GemmScratch s;
-    return s;
-  }
-
- private:
-  static T* grow(T*& p, std::size_t& cap, std::size_t n) {
-    if (n > cap) {
-      Eigen::internal::aligned_free(p);
-      p = nullptr;
-      cap = 0;
-      p = static_cast<T*>(Eigen::internal::aligned_malloc(n * sizeof(T)));  // throws bad_alloc
-      cap = n;
-    }
-    return p;
-  }
-  T* a_ = nullptr;
-  T* b_ = nullptr;
-  std::size_t na_ = 0, nb_ = 0;
-};
+using GemmScratchA = ThreadScratch<GemmPanelA, T>;
+template <class T>
+using GemmScratchB = ThreadScratch<GemmPanelB, T>;
 
 /// Eigen's level-3 blocking with the sizes Eigen picks for one thread and buffers we own.
 template <class T>
@@ -131,9 +107,8 @@ void gemm_product(Dst&& dst, const Lhs& A, const Rhs& B, bool accumulate) {
     // gemm_blocking_space(rows, cols, depth, 1, true): Eigen's sizes for one thread.
     Index kc = depth, mc = dst_row_major ? cols : rows, nc = dst_row_major ? rows : cols;
     Eigen::internal::computeProductBlockingSizes<T, T, 1, Index>(kc, mc, nc, Index(1));
-    auto& scratch = detail::GemmScratch<T>::local();
-    T* pa = scratch.a(static_cast<std::size_t>(kc * mc));
-    T* pb = scratch.b(static_cast<std::size_t>(kc * nc));
+    T* pa = detail::GemmScratchA<T>::get(static_cast<std::size_t>(kc * mc));
+    T* pb = detail::GemmScratchB<T>::get(static_cast<std::size_t>(kc * nc));
     detail::FixedGemmBlocking<T> blocking(mc, nc, kc, pa, pb);
     using Gemm = Eigen::internal::general_matrix_matrix_product<
         Index, T, (int(LhsC::Flags) & Eigen::RowMajorBit) ? Eigen::RowMajor : Eigen::ColMajor,

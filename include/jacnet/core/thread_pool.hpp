@@ -26,6 +26,8 @@
 //
 // One job at a time: a second thread calling run() while a job runs gets its tasks run serially
 // on its own thread (same results: which thread runs a task never changes what it computes).
+// Scratch: while a thread holds a job it uses scratch slot 0, worker k slot k + 1; at every job
+// start the slots are grown to the largest sizes asked so far (core/thread_scratch.hpp).
 // Workers are created on first use (as many as asked for, never more than kMaxWorkers) and joined
 // when the program ends; a child process after fork() starts with a fresh pool.
 #include <atomic>
@@ -38,6 +40,8 @@
 #include <vector>
 
 #include <pthread.h>
+
+#include "jacnet/core/thread_scratch.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -54,6 +58,7 @@ class ThreadPool {
   static constexpr int kMaxWorkers = 63;
   /// Most tasks of one job (the ticket packs the task index into 16 bits).
   static constexpr std::int64_t kMaxTasks = 0xFFFF;
+  static_assert(kMaxWorkers + 1 <= detail::kScratchSlots, "a scratch slot per worker and caller");
 
   /// The process's pool.
   static ThreadPool& instance() {
@@ -79,6 +84,13 @@ class ThreadPool {
     const auto start = Clock::now();
     const int helpers =
         start < backoff_until_ ? 0 : ensure_workers(std::min(nthreads - 1, kMaxWorkers));
+    // This thread uses scratch slot 0 while it holds the job; every slot is brought up to the
+    // largest sizes asked so far, so which thread runs which task never makes a task allocate
+    // (core/thread_scratch.hpp). Nothing runs tasks of the pool now: no slot is in use.
+    SlotScope slot;
+    const int nslots = 1 + static_cast<int>(workers_.size());
+    scratch_epoch_ = equalize_scratch(nslots, nslots == scratch_slots_ ? scratch_epoch_ : ~0ull);
+    scratch_slots_ = nslots;
     if (helpers == 0) {
       TaskScope scope;
       for (std::int64_t i = 0; i < n; ++i) task(i);
@@ -160,6 +172,11 @@ class ThreadPool {
     });
   }
 
+  struct SlotScope {
+    int saved = detail::scratch_slot();
+    SlotScope() { detail::scratch_slot() = 0; }
+    ~SlotScope() { detail::scratch_slot() = saved; }
+  };
   struct TaskScope {
     TaskScope() { ++task_depth(); }
     ~TaskScope() { --task_depth(); }
@@ -207,6 +224,7 @@ class ThreadPool {
 
   void worker_loop(int id) {
     ++task_depth();  // a worker's whole life counts as inside a task
+    detail::scratch_slot() = id + 1;
     std::uint32_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Checked before every wait: a worker that starts only after stop() has bumped the
@@ -270,6 +288,9 @@ class ThreadPool {
   Clock::time_point backoff_until_{};
   Clock::duration backoff_ = kFirstBackoff;
   std::atomic<std::uint64_t> stalls_{0};
+  // Scratch slots brought up to date at the last job start (read and written with the job held).
+  std::uint64_t scratch_epoch_ = 0;
+  int scratch_slots_ = 0;
   std::atomic<std::uint64_t> jobs_{0}, job_tasks_{0}, worker_tasks_{0};
 };
 

@@ -14,12 +14,12 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
 #include "jacnet/core/third_party.hpp"  // <immintrin.h>, before xsimd
 #include <xsimd/xsimd.hpp>
 
 #include "jacnet/core/tensor.hpp"
+#include "jacnet/core/thread_scratch.hpp"
 
 namespace jacnet::nn::detail {
 
@@ -31,17 +31,14 @@ struct Lanes {
   static constexpr Index L = static_cast<Index>(batch::size);
 };
 
-/// An aligned, reusable buffer (grows, never shrinks).
-template <class T>
-using AlignedVector = std::vector<T, xsimd::aligned_allocator<T>>;
-
-/// Thread-local scratch buffer number `slot` for T, grown to at least n elements (contents
-/// undefined). Reused across calls, so hot paths do not allocate after warm-up.
+/// Scratch buffer number `slot` for T, at least n elements (contents undefined): a kind of
+/// core/thread_scratch.hpp (one buffer per pool slot or other thread, grown to the largest size
+/// any thread has asked), so hot paths do not allocate after warm-up whichever thread runs them.
+template <int slot>
+struct LaneScratch {};
 template <class T, int slot>
 T* scratch(Index n) {
-  thread_local AlignedVector<T> buf;
-  if (static_cast<Index>(buf.size()) < n) buf.resize(static_cast<std::size_t>(n));
-  return buf.data();
+  return ThreadScratch<LaneScratch<slot>, T>::get(static_cast<std::size_t>(n));
 }
 
 #if defined(__AVX__)
