@@ -133,7 +133,6 @@ class GradientSweep {
     out_ = remap(folded.out);
   }
 
-  std::uint32_t inputs() const { return n0_; }
   std::size_t size() const { return ia_.size(); }
   /// Number of runs (one dispatch each per sweep).
   std::size_t runs() const { return runs_.size(); }
@@ -223,8 +222,8 @@ class GradientSweep {
           for (auto p = r.begin; p < r.end; ++p) {
             const Extra& x = extra_[r.aux + (p - r.begin)];
             out[p] = T(0);
-            on_compare(x.recorded, x.instr, operand(x.instr.a, x.instr.ca, w),
-                       operand(x.instr.b, x.instr.cb, w));
+            on_compare(x.recorded, x.instr, operand_value(x.instr.a, x.instr.ca, w),
+                       operand_value(x.instr.b, x.instr.cb, w));
           }
           break;
       }
@@ -383,8 +382,6 @@ class GradientSweep {
       p = q;
     }
   }
-
-  static T operand(std::uint32_t slot, T c, const T* w) { return slot == kConst ? c : w[slot]; }
 
   /// Operand view for the Dual<T, 2> local partials: slot a as tangent e0, slot b as e1.
   struct PartialView {

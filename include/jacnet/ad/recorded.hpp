@@ -200,16 +200,13 @@ class Recorded {
     for (std::size_t k = 0; k < prog_.code.size(); ++k) {
       const detail::Instr<T>& I = prog_.code[k];
       if (I.op == Op::Compare)
-        check_compare(k, I, operand_value(I.a, I.ca, w), operand_value(I.b, I.cb, w));
+        check_compare(k, I, detail::operand_value(I.a, I.ca, w),
+                      detail::operand_value(I.b, I.cb, w));
       else
         w[n0 + k] = detail::instr_value<S>(I, w);
     }
   }
 
-  template <class W>
-  static T operand_value(std::uint32_t slot, T c, const W& w) {
-    return slot == ad::detail::kConst ? c : value_of(w[slot]);
-  }
   void check_compare(std::size_t k, const detail::Instr<T>& I, T x, T y) const {
     const bool now = detail::compare(I.cmp, x, y);
     JACNET_CHECK(now == I.outcome, BranchError, "jacnet::ad::Recorded", "comparison #",

@@ -31,6 +31,13 @@ auto min_first(const X& x, const Y& y) {
     return min(x, y);
 }
 
+/// An operand's value: the constant c when the slot is kConst, else the value of w[slot] (a T or
+/// a scalar whose value is one).
+template <class T, class W>
+T operand_value(std::uint32_t slot, T c, const W& w) {
+  return slot == kConst ? c : T(value_of(w[slot]));
+}
+
 /// The value of instruction I (not a comparison) in scalar S; w[slot] gives the operands.
 template <class S, class T, class W>
 S instr_value(const Instr<T>& I, const W& w) {

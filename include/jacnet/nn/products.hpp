@@ -99,24 +99,16 @@ void reverse_directions(const Net& net, const Matrix<T>& X, const Matrix<T>* S,
       } else if constexpr (detail::fuses_with_activation<Net, I + 1>()) {
         // layer I + 1 (row-local) and activation I, G samples at a time; the rows between them
         // go to this shard's scratch (nn/fused_sweep.hpp)
-        // (a shard's rows of boundary l are packed at width size(l) from the shard's start)
-        auto rows_of = [&](std::size_t l) {
-          return [&, l](Index r0, Index r1) {
-            const Index w = net.shape(l).size();
-            return RowsView<T>(D(l).data() + (r0 - b0 * M) * w, r1 - r0, w);
-          };
+        // rows [r0, r1) of a shard's contiguous view whose first row is the shard's (b0·M)
+        auto part = [&](auto&& v, Index r0, Index r1) {
+          return RowsView<T>(v.data() + (r0 - b0 * M) * v.cols(), r1 - r0, v.cols());
         };
         const Index w = net.shape(I + 1).size();
         T* scratch = ws.fused[std::size_t(s)].data();
         detail::fused_vjp<decltype(I)::value>(
-            net, ws.trace, M, b0, b1, rows_of(I + 2),
+            net, ws.trace, M, b0, b1, [&](Index r0, Index r1) { return part(D(I + 2), r0, r1); },
             [&](Index r0, Index r1) { return RowsView<T>(scratch, r1 - r0, w); },
-            [&](Index r0, Index r1) {
-              if constexpr (I == 0)
-                return row_block(out, r0, r1);
-              else
-                return rows_of(I)(r0, r1);
-            });
+            [&](Index r0, Index r1) { return part(dst(I), r0, r1); });
         return;
       }
       auto x = R(std::as_const(ws.trace.acts[I]), 1);
