@@ -6,6 +6,7 @@
 // core: tensors, errors
 #include "jacnet/core/error.hpp"
 #include "jacnet/core/gemm.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/core/thread_scratch.hpp"
 

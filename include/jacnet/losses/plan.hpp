@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/losses/term.hpp"
 
@@ -100,7 +101,8 @@ void fill_seeds(const L& loss, const Plan& plan, Context<T> ctx, Matrix<T>& seed
 template <class T>
 void reset_adjoints(const Plan& plan, const Context<T>& ctx, Adjoints<T>& adj) {
   adj.Ybar.setZero(ctx.n.B, ctx.n.Cs);
-  adj.Jbar.setZero(ctx.n.B * plan.M, ctx.n.D);
+  resize_buffer(adj.Jbar, ctx.n.B * plan.M, ctx.n.D);
+  adj.Jbar.setZero();
   adj.act_bars.resize(plan.student_at.empty() ? 0 : ctx.acts.size());
   std::size_t next = 0;  // plan.student_at is sorted
   for (std::size_t l = 0; l < adj.act_bars.size(); ++l) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/losses/batch.hpp"
 #include "jacnet/losses/plan.hpp"
@@ -275,7 +276,7 @@ struct TeacherSource<T, TeacherData<T>> {
                  "the loss matches teacher Jacobian rows but TeacherData::jacobian is ",
                  d.jacobian.rows(), "x", d.jacobian.cols(), ", expected (B*Ct)xD = ", n.B * n.Ct,
                  "x", n.D, " (record it with with_jacobian = true)");
-    ws.JT.resize(n.B * plan.MT, n.D);
+    resize_buffer(ws.JT, n.B * plan.MT, n.D);
     nn::parallel_for(n.B, double(n.B) * plan.MT * n.Ct * n.D, [&](Index b) {
       ws.JT.middleRows(b * plan.MT, plan.MT).noalias() =
           ws.tseeds.middleRows(b * plan.MT, plan.MT) * d.jacobian.middleRows(b * n.Ct, n.Ct);
@@ -304,7 +305,8 @@ struct TeacherSource<T, TeacherData<T>> {
           if (ws.tseeds(b * plan.MT + m, c) != T(0) &&
               std::find(rows + b * R, rows + (b + 1) * R, c) == rows + (b + 1) * R)
             missing_row(loss, plan, b, m, c, R);
-    ws.JT.setZero(n.B * plan.MT, n.D);
+    resize_buffer(ws.JT, n.B * plan.MT, n.D);
+    ws.JT.setZero();
     nn::parallel_for(n.B, double(n.B) * plan.MT * R * n.D, [&](Index b) {
       for (Index m = 0; m < plan.MT; ++m)
         for (Index r = 0; r < R; ++r) {

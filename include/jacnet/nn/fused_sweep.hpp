@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/nn/kernels/rows.hpp"
 #include "jacnet/nn/layer.hpp"
@@ -72,7 +73,7 @@ void size_fused_scratch(std::vector<Matrix<T>>& bufs, Index shards, Index values
   if (values == 0) return;
   if (bufs.size() < std::size_t(shards)) bufs.resize(std::size_t(shards));
   for (auto& b : bufs)
-    if (b.size() < values) b.resize(1, values);
+    if (b.size() < values) resize_buffer(b, 1, values);
 }
 
 /// Runs layer J = A + 1 (row-local) and activation A of a reverse sweep on samples [b0, b1) of a

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/nn/products.hpp"
 #include "jacnet/nn/workspace.hpp"
@@ -77,11 +78,12 @@ void jacfwd(const Net& net, const NetMatrix<Net>& X, ModeWorkspace<T>& ws, Matri
   const Index B = X.rows(), D = net.input_size(), K = net.output_size();
   net.prepare_trace(X, ws.trace);
   if constexpr (!identity_fast) {
-    ws.seeds.setZero(B * D, D);
+    resize_buffer(ws.seeds, B * D, D);
+    ws.seeds.setZero();
     for (Index b = 0; b < B; ++b) ws.seeds.middleRows(b * D, D).setIdentity();
   }
   detail::size_sweep(net, ws.dirs, B * D, 1, L + 1);
-  J.resize(B * K, D);
+  resize_buffer(J, B * K, D);
   const Shards sh = net.shards(B);
   Net::run_shards(sh.count, [&](Index s) {
     const Index b0 = sh.begin(s), b1 = sh.end(s);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/nn/fused_sweep.hpp"
 #include "jacnet/nn/workspace.hpp"
@@ -26,7 +27,7 @@ void jvp(const Net& net, const NetMatrix<Net>& X, const NetMatrix<Net>& U, ModeW
   const Index B = X.rows(), M = U.rows() / B;
   net.prepare_trace(X, ws.trace);
   detail::size_sweep(net, ws.dirs, B * M, 1, L);
-  out.resize(B * M, net.output_size());
+  resize_buffer(out, B * M, net.output_size());
   const Shards sh = net.shards(B);
   Net::run_shards(sh.count, [&](Index s) {
     const Index b0 = sh.begin(s), b1 = sh.end(s);
@@ -70,13 +71,14 @@ void reverse_directions(const Net& net, const Matrix<T>& X, const Matrix<T>* S,
   const Index B = X.rows();
   if (run_forward) net.prepare_trace(X, ws.trace);
   if (S == nullptr && !onehot_fast) {  // one-hot seeds, no fast path: materialize them
-    ws.seeds.setZero(B * M, net.output_size());
+    resize_buffer(ws.seeds, B * M, net.output_size());
+    ws.seeds.setZero();
     for (Index r = 0; r < ws.seeds.rows(); ++r) ws.seeds(r, (*cls)[std::size_t(r)]) = T(1);
     S = &ws.seeds;
   }
   const bool use_cls = cls != nullptr && onehot_fast;
   detail::size_sweep(net, ws.dirs, B * M, 1, L);
-  out.resize(B * M, net.input_size());
+  resize_buffer(out, B * M, net.input_size());
   const Shards sh = net.shards(B);
   detail::size_fused_scratch(ws.fused, sh.count, detail::fused_scratch_size<T>(net, M));
   Net::run_shards(sh.count, [&](Index s) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/nn/execution.hpp"
 #include "jacnet/nn/layer.hpp"
@@ -189,7 +190,7 @@ requires(sizeof...(Ls) >= 1) class Sequential {
   void prepare_trace(const Matrix<T_>& X, Trace<T_>& trace) const {
     trace.acts.resize(num_layers + 1);
     for (std::size_t l = 0; l <= num_layers; ++l)
-      if (l > 0 || &X != &trace.acts[0]) trace.acts[l].resize(X.rows(), shapes_[l].size());
+      if (l > 0 || &X != &trace.acts[0]) resize_buffer(trace.acts[l], X.rows(), shapes_[l].size());
   }
   /// Forward of samples [b0, b1) into a trace sized by prepare_trace: rows of acts[0] from X
   /// (unless X is acts[0]), then every layer on those rows (row views, or the whole matrices

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jacnet/core/error.hpp"
+#include "jacnet/core/huge_pages.hpp"
 #include "jacnet/core/tensor.hpp"
 #include "jacnet/nn/layer.hpp"
 #include "jacnet/nn/net.hpp"
@@ -115,7 +116,7 @@ template <class Net, class T>
 void size_boundaries(const Net& net, std::vector<Matrix<T>>& mats, Index rows, std::size_t lo,
                      std::size_t hi) {
   if (mats.size() < Net::num_layers + 1) mats.resize(Net::num_layers + 1);
-  for (std::size_t l = lo; l < hi; ++l) mats[l].resize(rows, net.shape(l).size());
+  for (std::size_t l = lo; l < hi; ++l) resize_buffer(mats[l], rows, net.shape(l).size());
 }
 
 /// Buffers of a sweep's intermediate boundaries [lo, hi). With row views two flat buffers of
@@ -129,7 +130,7 @@ void size_sweep(const Net& net, std::vector<Matrix<T>>& bufs, Index rows, std::s
     Index width = 0;
     for (std::size_t l = lo; l < hi; ++l) width = std::max(width, net.shape(l).size());
     if (bufs.size() < 2) bufs.resize(2);
-    for (auto& b : bufs) b.resize(width > 0 ? rows : 0, width);
+    for (auto& b : bufs) resize_buffer(b, width > 0 ? rows : 0, width);
   } else {
     size_boundaries(net, bufs, rows, lo, hi);
   }
