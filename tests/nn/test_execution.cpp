@@ -4,8 +4,13 @@
 // agree with sample-by-sample calls; nets with a layer without row views still work.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <thread>
 #include <tuple>
+#include <utility>
+#include <vector>
 
+#include "jacnet/core/thread_pool.hpp"
 #include "jacnet/nn/conv2d.hpp"
 #include "jacnet/nn/execution.hpp"
 #include "jacnet/nn/modes.hpp"
@@ -141,4 +146,42 @@ TEST_CASE("run_pass rethrows a shard's exception on the calling thread", "[nn][e
   };
   CHECK_THROWS_AS(nn::run_pass(4, shard), ValueError);
   CHECK(done == 3);  // the other shards still ran
+}
+
+TEST_CASE("small passes stay on the calling thread; a pass with a reduction needs twice the work",
+          "[nn][execution]") {
+  const double saved = nn::min_parallel_work();
+  nn::set_min_parallel_work(1000);
+  const auto caller = std::this_thread::get_id();
+  auto& pool = ThreadPool::instance();
+  // Each pass: 4 shards, then (when nreduce > 0) 3 reduction steps; every task must run once
+  // and, below the floor, on the calling thread without a job of the pool.
+  auto run = [&](Index nreduce, double work) {
+    std::vector<std::thread::id> ran(4 + nreduce);
+    const std::uint64_t jobs0 = pool.parallel_jobs();
+    nn::run_pass(
+        4, [&](Index s) { ran[s] = std::this_thread::get_id(); }, nreduce,
+        [&](Index c) { ran[4 + c] = std::this_thread::get_id(); }, work);
+    for (const auto& id : ran) CHECK(id != std::thread::id());
+    return std::pair{pool.parallel_jobs() - jobs0,
+                     std::all_of(ran.begin(), ran.end(), [&](auto id) { return id == caller; })};
+  };
+  {
+    const auto [jobs, inline_only] = run(0, 999);  // below the floor
+    CHECK(jobs == 0);
+    CHECK(inline_only);
+  }
+  {
+    const auto [jobs, inline_only] = run(3, 1500);  // above the floor, below twice it
+    CHECK(jobs == 0);
+    CHECK(inline_only);
+  }
+  {
+    // Above the floor without a reduction: the pool may be used (whether a worker joins depends
+    // on the machine's load and the pool's back-off); every shard still runs exactly once.
+    const auto [jobs, inline_only] = run(0, 1500);
+    CHECK(jobs <= 1);
+    (void)inline_only;
+  }
+  nn::set_min_parallel_work(saved);
 }
