@@ -148,7 +148,7 @@ TEST_CASE("run_pass rethrows a shard's exception on the calling thread", "[nn][e
   CHECK(done == 3);  // the other shards still ran
 }
 
-TEST_CASE("small passes stay on the calling thread; a pass with a reduction needs twice the work",
+TEST_CASE("small passes stay on the calling thread, a pass with a reduction below twice the floor too",
           "[nn][execution]") {
   const double saved = nn::min_parallel_work();
   nn::set_min_parallel_work(1000);
