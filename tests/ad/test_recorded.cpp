@@ -243,6 +243,61 @@ TEST_CASE("recorded gradient: the run schedule keeps values, partials and branch
         1e-14 * jacnet::gradient(ros, y).gradient.norm());
 }
 
+TEST_CASE("recorded gradient: contiguous segments of every kernel, dependent neighbours, zero adjoints",
+          "[ad][recorded]") {
+  // Element-wise statements over n cells: each kernel's run has operands in consecutive slots,
+  // which the sweep runs as plain loops (GradientSweep::find_segment); the boundary cells read
+  // other slots and stay scalar. Every kernel of the sweep appears with a segment.
+  const Index n = 37;
+  const auto f = [n](const auto& x) {
+    using S = scalar_t<decltype(x)>;
+    std::vector<S> a(n), b(n);
+    for (Index i = 0; i < n; ++i) a[i] = x(i) * x(i);                              // Sqr
+    for (Index i = 0; i < n; ++i) b[i] = x(i) - a[i];                              // SubVV
+    S s(0.0);
+    for (Index i = 0; i < n; ++i) {
+      const S& r = x(i + 1 < n ? i + 1 : i);
+      S q = (a[i] + b[i]) * r + (x(i) + 0.25) - (1.5 - b[i]) + 0.3 * a[i] + (-x(i));  // AddVV, MulVV, AddVC, SubCV, MulVC, Neg
+      q += b[i] / (2.0 + a[i]) + (x(i) - 0.75) + a[i] / 3.0 - 1.0 / (3.0 + a[i]);     // DivVV, SubVC, DivVC, DivCV
+      q += b[i] + 2.5 * a[i] + (r - 0.5 * b[i]) + x(i) * (1.5 * r);                    // AddVsV, SubVsV, MulVsV
+      s += q;
+    }
+    // A run whose positions read their predecessors (a product chain): no segment there.
+    S p = x(0);
+    for (Index i = 1; i < n; ++i) p = p * (1.0 + 0.01 * x(i));
+    // Zero adjoints over infinite partials: h_i = 1/(x_i − x_i) = ±inf enters only as 0·h_i.
+    // The tape skips a zero adjoint, so the gradient stays finite; the segments must too.
+    S z(0.0);
+    for (Index i = 0; i < n; ++i) z += 0.0 * (1.0 / (x(i) - x(i)));
+    return s + p + 0.0 * z;
+  };
+  VectorXd x0(n);
+  for (Index i = 0; i < n; ++i) x0(i) = 0.3 + 0.5 * std::sin(0.9 * double(i));
+  const auto F = jacnet::ad::record(f, x0);
+  for (double shift : {0.0, 0.07}) {
+    const VectorXd x = x0 + VectorXd::Constant(n, shift);
+    const auto r = F.gradient(x);
+    const auto t = jacnet::gradient(f, x);
+    REQUIRE(t.gradient.allFinite());
+    CHECK(r.gradient.allFinite());
+    CHECK(std::isnan(r.value));  // 0·inf: the value is NaN, the derivative is not
+    CHECK((r.gradient - t.gradient).norm() <= 1e-14 * t.gradient.norm());
+    // Central differences of the finite part (the zero-weighted term left out).
+    const auto finite = [&](const VectorXd& v) {
+      double s = 0, p = v(0);
+      for (Index i = 0; i < n; ++i) {
+        const double a = v(i) * v(i), b = v(i) - a, rr = v(i + 1 < n ? i + 1 : i);
+        s += (a + b) * rr + (v(i) + 0.25) - (1.5 - b) + 0.3 * a - v(i) + b / (2.0 + a) +
+             (v(i) - 0.75) + a / 3.0 - 1.0 / (3.0 + a) + b + 2.5 * a + (rr - 0.5 * b) +
+             v(i) * (1.5 * rr);
+      }
+      for (Index i = 1; i < n; ++i) p *= 1.0 + 0.01 * v(i);
+      return s + p;
+    };
+    CHECK((r.gradient - fd_gradient(finite, x)).norm() <= 1e-7 * t.gradient.norm());
+  }
+}
+
 TEST_CASE("recorded vector function: jacfwd == jacrev == analytic == FD", "[ad][recorded]") {
   // ODE sensitivities: 10 explicit Euler steps of y' = −k y + sin(y_other), x = (y1(0), y2(0), k).
   const auto ode = [](const auto& x) {

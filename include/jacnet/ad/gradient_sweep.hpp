@@ -17,6 +17,11 @@
 // bounds a reduction. Slots are renumbered in the new order: a run writes its values (and reads
 // its adjoints) contiguously; only operands are gathered.
 //
+// Contiguous segments (find_segments): stretches of ≥ 8 positions of a run whose operands are
+// consecutive slots recorded before the stretch run as plain loops over contiguous arrays (the
+// compiler vectorizes them) instead of gathers and scatters; the reverse loops keep "a zero
+// adjoint adds nothing" with a select.
+//
 // Folding (fold_scaled): a product by a constant used once, by an addition, subtraction or
 // product, is computed where it is used (t = c·x; y = a ± t → y = a ± c·x, y = a·t → a·(c·x);
 // kernels AddVsV, SubVsV, MulVsV).
@@ -53,6 +58,11 @@ class GradientSweep {
     Kernel kernel;
     std::uint32_t begin, end;  // positions [begin, end) in the schedule
     std::uint32_t aux;  // first constant (…VC, …CV) or first extra record (Other, Compare)
+    // segs_[seg_first, seg_last): the run's contiguous segments, in order (see find_segments).
+    std::uint32_t seg_first = 0, seg_last = 0;
+  };
+  struct Segment {
+    std::uint32_t begin, end;  // positions [begin, end) of one run
   };
 
   GradientSweep() = default;
@@ -131,6 +141,7 @@ class GradientSweep {
         runs_.push_back(run);
     }
     out_ = remap(folded.out);
+    for (Run& r : runs_) find_segments(r);
   }
 
   std::size_t size() const { return ia_.size(); }
@@ -152,12 +163,31 @@ class GradientSweep {
     for (const Run& r : runs_) {
       // c[p − r.begin]: the constant of position p (index arithmetic only: the run may have none)
       const T* c = cst_.data() + (r.aux < cst_.size() ? r.aux : 0);
+      // In a contiguous segment starting at position g: operands wa[q], wb[q], constants cv[q]
+      // of position g + q.
+      const T *wa = w, *wb = w, *cv = c;
+      // Positions in order, `s(p)`; each segment as one loop over contiguous operands (`v(q)`).
+      const auto each = [&](auto&& s, auto&& v) {
+        auto p = r.begin;
+        for (std::uint32_t k = r.seg_first; k < r.seg_last; ++k) {
+          const Segment g = segs_[k];
+          for (; p < g.begin; ++p) out[p] = s(p);
+          wa = w + ia[g.begin];
+          wb = uses_b(r.kernel) ? w + ib[g.begin] : w;
+          cv = c + (g.begin - r.begin);
+          forward_segment(out + g.begin, g.end - g.begin, v);
+          p = g.end;
+        }
+        for (; p < r.end; ++p) out[p] = s(p);
+      };
       switch (r.kernel) {
         case Kernel::AddVV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]];
+          each([&](auto p) { return w[ia[p]] + w[ib[p]]; },
+               [&](auto q) { return wa[q] + wb[q]; });
           break;
         case Kernel::AddVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + c[p - r.begin];
+          each([&](auto p) { return w[ia[p]] + c[p - r.begin]; },
+               [&](auto q) { return wa[q] + cv[q]; });
           break;
         case Kernel::AddChain: {  // the running value stays in a register
           T acc = w[ia[r.begin]] + w[ib[r.begin]];
@@ -166,46 +196,56 @@ class GradientSweep {
           break;
         }
         case Kernel::SubVV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]];
+          each([&](auto p) { return w[ia[p]] - w[ib[p]]; },
+               [&](auto q) { return wa[q] - wb[q]; });
           break;
         case Kernel::AddVsV:  // the folded product as MulVC computes it: b · c
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] + w[ib[p]] * c[p - r.begin];
+          each([&](auto p) { return w[ia[p]] + w[ib[p]] * c[p - r.begin]; },
+               [&](auto q) { return wa[q] + wb[q] * cv[q]; });
           break;
         case Kernel::SubVsV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - w[ib[p]] * c[p - r.begin];
+          each([&](auto p) { return w[ia[p]] - w[ib[p]] * c[p - r.begin]; },
+               [&](auto q) { return wa[q] - wb[q] * cv[q]; });
           break;
         case Kernel::MulVsV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * (w[ib[p]] * c[p - r.begin]);
+          each([&](auto p) { return w[ia[p]] * (w[ib[p]] * c[p - r.begin]); },
+               [&](auto q) { return wa[q] * (wb[q] * cv[q]); });
           break;
         case Kernel::SubVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] - c[p - r.begin];
+          each([&](auto p) { return w[ia[p]] - c[p - r.begin]; },
+               [&](auto q) { return wa[q] - cv[q]; });
           break;
         case Kernel::SubCV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = c[p - r.begin] - w[ia[p]];
+          each([&](auto p) { return c[p - r.begin] - w[ia[p]]; },
+               [&](auto q) { return cv[q] - wa[q]; });
           break;
         case Kernel::MulVV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * w[ib[p]];
+          each([&](auto p) { return w[ia[p]] * w[ib[p]]; },
+               [&](auto q) { return wa[q] * wb[q]; });
           break;
         case Kernel::MulVC:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * c[p - r.begin];
+          each([&](auto p) { return w[ia[p]] * c[p - r.begin]; },
+               [&](auto q) { return wa[q] * cv[q]; });
           break;
         case Kernel::Sqr:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * w[ia[p]];
+          each([&](auto p) { return w[ia[p]] * w[ia[p]]; },
+               [&](auto q) { return wa[q] * wa[q]; });
           break;
         case Kernel::Neg:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = -w[ia[p]];
+          each([&](auto p) { return -w[ia[p]]; }, [&](auto q) { return -wa[q]; });
           break;
         // Division as the Dual rule: q = x · (1/y).
         case Kernel::DivVV:
-          for (auto p = r.begin; p < r.end; ++p) out[p] = w[ia[p]] * deriv::div_d1_num(w[ib[p]]);
+          each([&](auto p) { return w[ia[p]] * deriv::div_d1_num(w[ib[p]]); },
+               [&](auto q) { return wa[q] * deriv::div_d1_num(wb[q]); });
           break;
         case Kernel::DivVC:
-          for (auto p = r.begin; p < r.end; ++p)
-            out[p] = w[ia[p]] * deriv::div_d1_num(c[p - r.begin]);
+          each([&](auto p) { return w[ia[p]] * deriv::div_d1_num(c[p - r.begin]); },
+               [&](auto q) { return wa[q] * deriv::div_d1_num(cv[q]); });
           break;
         case Kernel::DivCV:
-          for (auto p = r.begin; p < r.end; ++p)
-            out[p] = c[p - r.begin] * deriv::div_d1_num(w[ia[p]]);
+          each([&](auto p) { return c[p - r.begin] * deriv::div_d1_num(w[ia[p]]); },
+               [&](auto q) { return cv[q] * deriv::div_d1_num(wa[q]); });
           break;
         case Kernel::Other:
           for (auto p = r.begin; p < r.end; ++p) {
@@ -240,21 +280,55 @@ class GradientSweep {
     for (std::size_t ri = runs_.size(); ri-- > 0;) {
       const Run& r = runs_[ri];
       const T* c = cst_.data() + (r.aux < cst_.size() ? r.aux : 0);
-      const auto each = [&](auto&& body) {
-        for (auto p = r.end; p-- > r.begin;) {
+      // In a contiguous segment of n positions starting at g (as in forward): adjoint targets
+      // da[q], db[q], operands wa[q], wb[q], own values ov[q] and adjoints av[q], constants cv[q]
+      // of position g + q.
+      std::uint32_t n = 0;
+      const T *wa = w, *wb = w, *ov = out, *av = aout, *cv = c;
+      T *da = adj, *db = adj;
+      // Positions last to first, skipping zero adjoints, `body(p, a)`; each segment as one loop
+      // per adjoint target (`v...`, made by `to`), segments last to first too.
+      const auto scalar = [&](std::uint32_t lo, std::uint32_t hi, auto&& body) {
+        for (auto p = hi; p-- > lo;) {
           const T a = aout[p];
           if (a != T(0)) body(p, a);
         }
       };
+      const auto each = [&](auto&& body, auto&&... v) {
+        auto p = r.end;
+        for (std::uint32_t k = r.seg_last; k-- > r.seg_first;) {
+          const Segment g = segs_[k];
+          scalar(g.end, p, body);
+          n = g.end - g.begin;
+          wa = w + ia[g.begin];
+          da = adj + ia[g.begin];
+          if (uses_b(r.kernel)) {
+            wb = w + ib[g.begin];
+            db = adj + ib[g.begin];
+          }
+          ov = out + g.begin;
+          av = aout + g.begin;
+          cv = c + (g.begin - r.begin);
+          (v(), ...);
+          p = g.begin;
+        }
+        scalar(r.begin, p, body);
+      };
+      // The segment loop sending contribution(q, a) to target da (which = 0) or db (1).
+      const auto to = [&](int which, auto&& contribution) {
+        return [&, which] { reverse_segment(which == 0 ? da : db, av, n, contribution); };
+      };
       switch (r.kernel) {
         case Kernel::AddVV:
-          each([&](auto p, T a) {
-            adj[ia[p]] += a;
-            adj[ib[p]] += a;
-          });
+          each(
+              [&](auto p, T a) {
+                adj[ia[p]] += a;
+                adj[ib[p]] += a;
+              },
+              to(0, [](auto, T a) { return a; }), to(1, [](auto, T a) { return a; }));
           break;
         case Kernel::AddVC:
-          each([&](auto p, T a) { adj[ia[p]] += a; });
+          each([&](auto p, T a) { adj[ia[p]] += a; }, to(0, [](auto, T a) { return a; }));
           break;
         case Kernel::AddChain: {
           // The adjoint handed down the chain stays in a register: the same sums as storing it
@@ -276,74 +350,101 @@ class GradientSweep {
           break;
         }
         case Kernel::SubVV:
-          each([&](auto p, T a) {
-            adj[ia[p]] += a;
-            adj[ib[p]] += T(-1) * a;
-          });
+          each(
+              [&](auto p, T a) {
+                adj[ia[p]] += a;
+                adj[ib[p]] += T(-1) * a;
+              },
+              to(0, [](auto, T a) { return a; }), to(1, [](auto, T a) { return T(-1) * a; }));
           break;
         case Kernel::AddVsV:  // the product's adjoint is a (its only use), then MulVC's rule
-          each([&](auto p, T a) {
-            adj[ia[p]] += a;
-            adj[ib[p]] += c[p - r.begin] * a;
-          });
+          each(
+              [&](auto p, T a) {
+                adj[ia[p]] += a;
+                adj[ib[p]] += c[p - r.begin] * a;
+              },
+              to(0, [](auto, T a) { return a; }), to(1, [&](auto q, T a) { return cv[q] * a; }));
           break;
         case Kernel::SubVsV:
-          each([&](auto p, T a) {
-            adj[ia[p]] += a;
-            adj[ib[p]] += c[p - r.begin] * (T(-1) * a);
-          });
+          each(
+              [&](auto p, T a) {
+                adj[ia[p]] += a;
+                adj[ib[p]] += c[p - r.begin] * (T(-1) * a);
+              },
+              to(0, [](auto, T a) { return a; }),
+              to(1, [&](auto q, T a) { return cv[q] * (T(-1) * a); }));
           break;
         case Kernel::MulVsV:  // MulVV's rule, then MulVC's on the product's adjoint x·ā
-          each([&](auto p, T a) {
-            const T x = w[ia[p]], t = w[ib[p]] * c[p - r.begin];
-            adj[ia[p]] += t * a;
-            const T at = x * a;
-            if (at != T(0)) adj[ib[p]] += c[p - r.begin] * at;
-          });
+          each(
+              [&](auto p, T a) {
+                const T x = w[ia[p]], t = w[ib[p]] * c[p - r.begin];
+                adj[ia[p]] += t * a;
+                const T at = x * a;
+                if (at != T(0)) adj[ib[p]] += c[p - r.begin] * at;
+              },
+              to(0, [&](auto q, T a) { return (wb[q] * cv[q]) * a; }),
+              to(1, [&](auto q, T a) {
+                const T at = wa[q] * a;
+                return at != T(0) ? cv[q] * at : T(0);
+              }));
           break;
         case Kernel::SubVC:
-          each([&](auto p, T a) { adj[ia[p]] += a; });
+          each([&](auto p, T a) { adj[ia[p]] += a; }, to(0, [](auto, T a) { return a; }));
           break;
         case Kernel::SubCV:
-          each([&](auto p, T a) { adj[ia[p]] += T(-1) * a; });
+          each([&](auto p, T a) { adj[ia[p]] += T(-1) * a; },
+               to(0, [](auto, T a) { return T(-1) * a; }));
           break;
         case Kernel::MulVV:
-          each([&](auto p, T a) {
-            const T x = w[ia[p]], y = w[ib[p]];
-            adj[ia[p]] += y * a;
-            adj[ib[p]] += x * a;
-          });
+          each(
+              [&](auto p, T a) {
+                const T x = w[ia[p]], y = w[ib[p]];
+                adj[ia[p]] += y * a;
+                adj[ib[p]] += x * a;
+              },
+              to(0, [&](auto q, T a) { return wb[q] * a; }),
+              to(1, [&](auto q, T a) { return wa[q] * a; }));
           break;
         case Kernel::MulVC:
-          each([&](auto p, T a) { adj[ia[p]] += c[p - r.begin] * a; });
+          each([&](auto p, T a) { adj[ia[p]] += c[p - r.begin] * a; },
+               to(0, [&](auto q, T a) { return cv[q] * a; }));
           break;
         case Kernel::Sqr:
-          each([&](auto p, T a) {
-            const T x = w[ia[p]];
-            adj[ia[p]] += (x + x) * a;
-          });
+          each(
+              [&](auto p, T a) {
+                const T x = w[ia[p]];
+                adj[ia[p]] += (x + x) * a;
+              },
+              to(0, [&](auto q, T a) { return (wa[q] + wa[q]) * a; }));
           break;
         case Kernel::Neg:
-          each([&](auto p, T a) { adj[ia[p]] += T(-1) * a; });
+          each([&](auto p, T a) { adj[ia[p]] += T(-1) * a; },
+               to(0, [](auto, T a) { return T(-1) * a; }));
           break;
         case Kernel::DivVV:  // ∂q/∂x = 1/y, ∂q/∂y = −q·(1/y)
-          each([&](auto p, T a) {
-            const T inv = deriv::div_d1_num(w[ib[p]]);
-            adj[ia[p]] += inv * a;
-            adj[ib[p]] += (-out[p] * inv) * a;
-          });
+          each(
+              [&](auto p, T a) {
+                const T inv = deriv::div_d1_num(w[ib[p]]);
+                adj[ia[p]] += inv * a;
+                adj[ib[p]] += (-out[p] * inv) * a;
+              },
+              to(0, [&](auto q, T a) { return deriv::div_d1_num(wb[q]) * a; }),
+              to(1, [&](auto q, T a) { return (-ov[q] * deriv::div_d1_num(wb[q])) * a; }));
           break;
         case Kernel::DivVC:
-          each([&](auto p, T a) { adj[ia[p]] += deriv::div_d1_num(c[p - r.begin]) * a; });
+          each([&](auto p, T a) { adj[ia[p]] += deriv::div_d1_num(c[p - r.begin]) * a; },
+               to(0, [&](auto q, T a) { return deriv::div_d1_num(cv[q]) * a; }));
           break;
         case Kernel::DivCV:
-          each([&](auto p, T a) {
-            const T inv = deriv::div_d1_num(w[ia[p]]);
-            adj[ia[p]] += (-out[p] * inv) * a;
-          });
+          each(
+              [&](auto p, T a) {
+                const T inv = deriv::div_d1_num(w[ia[p]]);
+                adj[ia[p]] += (-out[p] * inv) * a;
+              },
+              to(0, [&](auto q, T a) { return (-ov[q] * deriv::div_d1_num(wa[q])) * a; }));
           break;
-        case Kernel::Other:
-          each([&](auto p, T a) {
+        case Kernel::Other:  // never has segments
+          scalar(r.begin, r.end, [&](auto p, T a) {
             const std::size_t q = r.aux + (p - r.begin);
             adj[ia[p]] += pd[2 * q] * a;
             adj[ib[p]] += pd[2 * q + 1] * a;
@@ -361,6 +462,65 @@ class GradientSweep {
     std::uint32_t recorded;  // its index in the recording
   };
   static bool is_extra(Kernel k) { return k == Kernel::Other || k == Kernel::Compare; }
+  /// Kernels that read (and send adjoints to) a second variable operand, ib.
+  static bool uses_b(Kernel k) {
+    switch (k) {
+      case Kernel::AddVV:
+      case Kernel::SubVV:
+      case Kernel::AddVsV:
+      case Kernel::SubVsV:
+      case Kernel::MulVsV:
+      case Kernel::MulVV:
+      case Kernel::DivVV:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /// Contiguous segments of run r: maximal stretches [g, e) of at least kSegment positions whose
+  /// variable operands are consecutive slots (ia[p] = ia[g] + p − g, ib likewise), all recorded
+  /// before the stretch (slot < n0 + g: no position of it reads, or sends an adjoint to, another
+  /// position of it). Such a stretch runs as plain loops over contiguous arrays, which the
+  /// compiler vectorizes, instead of gathers and scatters: e.g. Rosenbrock's x_i², x_{i+1} − x_i²,
+  /// 1 − x_i. Element-wise runs over a vector of cells mostly qualify (a boundary cell that reads
+  /// another slot only splits one off; a run holding two interleaved series has two segments).
+  /// AddChain (serial), Other (partials from a table, targets may be its own slot) and Compare
+  /// have none.
+  void find_segments(Run& r) {
+    r.seg_first = r.seg_last = static_cast<std::uint32_t>(segs_.size());
+    if (r.kernel == Kernel::AddChain || is_extra(r.kernel)) return;
+    constexpr std::uint32_t kSegment = 8;
+    const bool b = uses_b(r.kernel);
+    for (std::uint32_t g = r.begin; g < r.end;) {
+      std::uint32_t e = g;  // [g, e): a stretch starting at g
+      const std::uint32_t limit = n0_ + g;
+      while (e < r.end && ia_[e] < limit && (!b || ib_[e] < limit) &&
+             (e == g || (ia_[e] == ia_[e - 1] + 1 && (!b || ib_[e] == ib_[e - 1] + 1))))
+        ++e;
+      if (e - g >= kSegment) segs_.push_back(Segment{g, e});
+      g = e > g ? e : g + 1;
+    }
+    r.seg_last = static_cast<std::uint32_t>(segs_.size());
+  }
+
+  /// out[q] = v(q) for q < n; out does not overlap what v reads (see find_segment).
+  template <class V>
+  static void forward_segment(T* __restrict out, std::uint32_t n, V&& v) {
+    for (std::uint32_t q = 0; q < n; ++q) out[q] = v(q);
+  }
+  /// d[q] += contribution(q, av[q]) where av[q] ≠ 0, for q < n: the scalar sweep's sums (a zero
+  /// adjoint adds nothing: the adjoints are never −0, so adding +0 there leaves them as
+  /// skipping does). d overlaps neither av nor anything the contribution reads (find_segment).
+  template <class C>
+  static void reverse_segment(T* __restrict d, const T* __restrict av, std::uint32_t n,
+                              C&& contribution) {
+    for (std::uint32_t q = 0; q < n; ++q) {
+      const T a = av[q];
+      const T x = contribution(q, a);
+      d[q] += a != T(0) ? x : T(0);
+    }
+  }
 
   /// Appends the AddVV run r, its chains of at least kChain additions (each taking the previous
   /// one's result as an operand, moved to ia) as AddChain runs.
@@ -397,6 +557,7 @@ class GradientSweep {
 
   std::uint32_t n0_ = 0;
   std::vector<Run> runs_;
+  std::vector<Segment> segs_;           // contiguous segments of the runs (find_segments)
   std::vector<std::uint32_t> ia_, ib_;  // operand slots per scheduled position
   std::vector<T> cst_;                  // constants of the …VC / …CV runs, in run order
   std::vector<Extra> extra_;            // instructions of the Other and Compare runs
