@@ -246,7 +246,7 @@ TEST_CASE("recorded gradient: the run schedule keeps values, partials and branch
 TEST_CASE("recorded gradient: contiguous segments of every kernel, dependent neighbours, zero adjoints",
           "[ad][recorded]") {
   // Element-wise statements over n cells: each kernel's run has operands in consecutive slots,
-  // which the sweep runs as plain loops (GradientSweep::find_segment); the boundary cells read
+  // which the sweep runs as plain loops (GradientSweep::find_segments); the boundary cells read
   // other slots and stay scalar. Every kernel of the sweep appears with a segment.
   const Index n = 37;
   const auto f = [n](const auto& x) {

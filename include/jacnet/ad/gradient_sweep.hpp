@@ -504,14 +504,14 @@ class GradientSweep {
     r.seg_last = static_cast<std::uint32_t>(segs_.size());
   }
 
-  /// out[q] = v(q) for q < n; out does not overlap what v reads (see find_segment).
+  /// out[q] = v(q) for q < n; out does not overlap what v reads (see find_segments).
   template <class V>
   static void forward_segment(T* __restrict out, std::uint32_t n, V&& v) {
     for (std::uint32_t q = 0; q < n; ++q) out[q] = v(q);
   }
   /// d[q] += contribution(q, av[q]) where av[q] ≠ 0, for q < n: the scalar sweep's sums (a zero
   /// adjoint adds nothing: the adjoints are never −0, so adding +0 there leaves them as
-  /// skipping does). d overlaps neither av nor anything the contribution reads (find_segment).
+  /// skipping does). d overlaps neither av nor anything the contribution reads (find_segments).
   template <class C>
   static void reverse_segment(T* __restrict d, const T* __restrict av, std::uint32_t n,
                               C&& contribution) {
